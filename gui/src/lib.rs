@@ -1,0 +1,3 @@
+//! The GUI library behind `bitcoin-gui`.
+//!
+//! Status: not started. See the README's status section (issue "bitcoin-gui").

@@ -1,0 +1,3 @@
+//! The wallet library behind `bitcoin-wallet`.
+//!
+//! Status: not started. See the README's status section (issue "wallet process").
