@@ -19,7 +19,7 @@ pub mod platform;
 pub mod ring;
 
 pub use channel::{ChannelConfig, Loan, Message, Receiver, Record, Sender, Trust};
-// connection: pending
+pub use connection::{Address, Connection, Listener, Request};
 pub use error::{Error, Result};
 pub use ring::Policy;
 

@@ -7,7 +7,6 @@
 //! cannot commit a slot you haven't written: that does not compile.
 
 use std::marker::PhantomData;
-use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -81,7 +80,7 @@ pub struct Sender<T> {
 impl<T: Message> Sender<T> {
     /// A new channel with no consumer yet.
     pub fn new(cfg: ChannelConfig) -> Result<Sender<T>> {
-        Self::with_epoch(cfg, platform::fresh_epoch())
+        Self::with_epoch(cfg, platform::process_epoch())
     }
 
     pub(crate) fn with_epoch(cfg: ChannelConfig, epoch: u64) -> Result<Sender<T>> {
@@ -162,12 +161,10 @@ impl<T: Message> Sender<T> {
     pub(crate) fn shared(&self) -> &Arc<RingShared> {
         self.core.ring.shared()
     }
-}
 
-impl<T> Sender<T> {
-    /// The ring's descriptor, to offer to a peer.
-    pub(crate) fn ring_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        self.core.ring.shared().seg.fd().as_fd()
+    /// The ring's memfd (sealed: whoever receives it can only map it read-only).
+    pub fn segment_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        std::os::fd::AsFd::as_fd(self.core.ring.shared().seg.fd())
     }
 }
 

@@ -385,10 +385,15 @@ pub fn adopt_fd(fd: RawFd) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// A monotonically increasing number, different for every process start:
-/// the epoch a connection announces so that a restarted peer is never
-/// mistaken for the old one.
-pub fn fresh_epoch() -> u64 {
+/// This process's epoch: a random number fixed for the life of the process,
+/// announced at every handshake and written into every ring it creates, so
+/// that a restarted peer is never mistaken for the old one.
+pub fn process_epoch() -> u64 {
+    static EPOCH: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *EPOCH.get_or_init(fresh_epoch)
+}
+
+fn fresh_epoch() -> u64 {
     let mut buf = [0u8; 8];
     // SAFETY: getrandom fills at most 8 bytes of our buffer.
     let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), 8, 0) };
