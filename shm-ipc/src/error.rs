@@ -46,7 +46,10 @@ pub enum Error {
 impl Error {
     /// Whether the channel or connection can't be used any more.
     pub fn is_fatal(&self) -> bool {
-        matches!(self, Error::PeerDied | Error::Closed | Error::Io(_) | Error::Protocol(_))
+        matches!(
+            self,
+            Error::PeerDied | Error::Closed | Error::Io(_) | Error::Protocol(_)
+        )
     }
 }
 

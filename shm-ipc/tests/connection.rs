@@ -38,7 +38,10 @@ fn calls_get_their_own_replies_and_errors() {
             });
         }
     });
-    assert!(matches!(a.call(1, &vec![0; 100_000], Some(T)), Err(Error::Config(_))));
+    assert!(matches!(
+        a.call(1, &vec![0; 100_000], Some(T)),
+        Err(Error::Config(_))
+    ));
     drop(b);
     drop(a);
     server.join().unwrap();
@@ -55,7 +58,10 @@ fn pending_calls_fail_fast_when_the_peer_goes_away() {
     });
     let started = Instant::now();
     let r = a.call(1, b"x", None);
-    assert!(matches!(r, Err(Error::PeerDied) | Err(Error::Remote(_))), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::PeerDied) | Err(Error::Remote(_))),
+        "{r:?}"
+    );
     assert!(started.elapsed() < Duration::from_secs(2));
     t.join().unwrap();
     assert!(a.wait_closed(T));
@@ -66,7 +72,9 @@ fn stream_of_records(producer: Connection, consumer: Connection, expect_shm: boo
     assert_eq!(producer.is_shared_memory(), expect_shm);
     let mut tx = Sender::<Vec<u8>>::new(ChannelConfig::new(1 << 16, Policy::Block)).unwrap();
     producer.offer(7, &tx).unwrap();
-    let mut rx = consumer.subscribe::<Vec<u8>>(7, Trust::UNTRUSTED, T).unwrap();
+    let mut rx = consumer
+        .subscribe::<Vec<u8>>(7, Trust::UNTRUSTED, T)
+        .unwrap();
     assert_eq!(rx.is_shared_memory(), expect_shm);
     // the subscription is registered once `subscribe` returns
     let t = std::thread::spawn(move || {
@@ -78,7 +86,10 @@ fn stream_of_records(producer: Connection, consumer: Connection, expect_shm: boo
     for i in 0..5000u32 {
         let r = rx.recv_timeout(T).unwrap();
         assert_eq!(r.seq(), i as u64);
-        assert_eq!(r.as_slice(), i.to_le_bytes().repeat((i % 50) as usize).as_slice());
+        assert_eq!(
+            r.as_slice(),
+            i.to_le_bytes().repeat((i % 50) as usize).as_slice()
+        );
     }
     let _tx = t.join().unwrap();
     // peer dies: the receiver gets a typed error quickly, not a hang
@@ -86,7 +97,10 @@ fn stream_of_records(producer: Connection, consumer: Connection, expect_shm: boo
     drop(_tx);
     let started = Instant::now();
     let e = rx.recv_timeout(T).map(|r| r.seq());
-    assert!(matches!(e, Err(Error::PeerDied) | Err(Error::Closed)), "{e:?}");
+    assert!(
+        matches!(e, Err(Error::PeerDied) | Err(Error::Closed)),
+        "{e:?}"
+    );
     assert!(started.elapsed() < Duration::from_secs(1));
 }
 
@@ -97,7 +111,8 @@ fn channel_over_a_unix_socket_uses_shared_memory() {
     let path = dir.join("c.sock");
     let addr = Address::parse(&format!("unix:{}", path.display())).unwrap();
     let l = Listener::bind(&addr).unwrap();
-    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&path).unwrap().permissions());
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&path).unwrap().permissions());
     assert_eq!(mode & 0o777, 0o600);
     let t = std::thread::spawn(move || l.accept(T).unwrap());
     let c = addr.connect(T).unwrap();
@@ -137,8 +152,20 @@ fn version_mismatch_is_a_typed_error_on_both_sides() {
     let (x, y) = shm_ipc::platform::seqpacket_pair().unwrap();
     let t = std::thread::spawn(move || Connection::from_fd_with_version(y, T, 999));
     let ours = Connection::from_fd(x, T);
-    assert!(matches!(ours, Err(Error::VersionMismatch { ours: 1, theirs: 999 })));
-    assert!(matches!(t.join().unwrap(), Err(Error::VersionMismatch { ours: 999, theirs: 1 })));
+    assert!(matches!(
+        ours,
+        Err(Error::VersionMismatch {
+            ours: 1,
+            theirs: 999
+        })
+    ));
+    assert!(matches!(
+        t.join().unwrap(),
+        Err(Error::VersionMismatch {
+            ours: 999,
+            theirs: 1
+        })
+    ));
 }
 
 #[test]
@@ -166,4 +193,55 @@ fn a_dead_consumer_is_detached_and_the_producer_serves_the_others() {
     let tx = t.join().unwrap();
     assert_eq!(tx.subscriber_count(), 1);
     drop(p2);
+}
+
+#[test]
+fn receivers_and_connections_are_pollable_with_mio() {
+    use mio::{Events, Interest, Poll, Token};
+    let (p, mut c) = Connection::pair().unwrap();
+    let mut tx = Sender::<Vec<u8>>::new(ChannelConfig::new(1 << 14, Policy::Block)).unwrap();
+    p.offer(1, &tx).unwrap();
+    let mut rx = c.subscribe::<Vec<u8>>(1, Trust::UNTRUSTED, T).unwrap();
+    let mut poll = Poll::new().unwrap();
+    poll.registry()
+        .register(&mut rx, Token(1), Interest::READABLE)
+        .unwrap();
+    poll.registry()
+        .register(&mut c, Token(2), Interest::READABLE)
+        .unwrap();
+    let mut events = Events::with_capacity(8);
+    let producer = std::thread::spawn(move || {
+        for i in 0..100u8 {
+            std::thread::sleep(Duration::from_micros(200));
+            tx.send(&vec![i; 10]).unwrap();
+        }
+        // then a call on the control channel, then hang up
+        let _ = p.call(1, b"hi", Some(Duration::from_millis(200)));
+        drop(tx);
+        drop(p);
+    });
+    let (mut got, mut saw_call) = (0u8, false);
+    let deadline = Instant::now() + T;
+    while Instant::now() < deadline {
+        while let Some(r) = rx.try_recv().unwrap_or(None) {
+            assert_eq!(r.as_slice(), &[got; 10][..]);
+            got += 1;
+        }
+        c.clear_readiness();
+        while let Ok(req) = c.requests().try_recv() {
+            saw_call = true;
+            req.reply(Ok(b"ok")).unwrap();
+        }
+        if !c.is_alive() {
+            break;
+        }
+        if rx.arm() {
+            poll.poll(&mut events, Some(Duration::from_secs(5)))
+                .unwrap();
+        }
+    }
+    producer.join().unwrap();
+    assert_eq!(got, 100);
+    assert!(saw_call);
+    assert!(!c.is_alive(), "peer death woke the poller");
 }

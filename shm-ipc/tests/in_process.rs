@@ -23,11 +23,17 @@ fn records_arrive_in_order_across_many_wraps() {
     for i in 0..n {
         let r = rx.recv_timeout(Duration::from_secs(10)).unwrap();
         assert_eq!(r.seq(), i);
-        assert_eq!(r.as_slice(), payload(i, (i as usize * 7919) % 3000).as_slice());
+        assert_eq!(
+            r.as_slice(),
+            payload(i, (i as usize * 7919) % 3000).as_slice()
+        );
     }
     t.join().unwrap();
     // producer dropped: the channel reports Closed, not a hang
-    assert!(matches!(rx.recv_timeout(Duration::from_secs(5)), Err(Error::Closed)));
+    assert!(matches!(
+        rx.recv_timeout(Duration::from_secs(5)),
+        Err(Error::Closed)
+    ));
 }
 
 #[test]
@@ -53,7 +59,10 @@ fn abandoned_and_unwritten_loans_are_never_seen() {
     assert_eq!(loan.access().unwrap().as_slice(), payload(3, 64).as_slice());
     assert!(rx.try_recv().unwrap().is_none(), "written but uncommitted");
     loan.commit().unwrap();
-    assert_eq!(rx.try_recv().unwrap().unwrap().as_slice(), payload(3, 64).as_slice());
+    assert_eq!(
+        rx.try_recv().unwrap().unwrap().as_slice(),
+        payload(3, 64).as_slice()
+    );
 }
 
 #[test]
@@ -69,7 +78,10 @@ fn block_policy_producer_times_out_when_consumer_is_stuck() {
         }
     };
     assert!(matches!(err, Error::Timeout), "{err:?}");
-    assert!(sent >= 6 && sent <= 8, "a 4 KiB ring holds 7 records of ~530 B, sent {sent}");
+    assert!(
+        (6..=8).contains(&sent),
+        "a 4 KiB ring holds 7 records of ~530 B, sent {sent}"
+    );
 }
 
 #[test]
@@ -81,10 +93,17 @@ fn lag_policy_reports_the_exact_gap_and_resyncs() {
     }
     // the consumer attached at record 0 and never read: an exact gap first
     let gap = rx.try_recv().map(|r| r.map(|r| r.seq()));
-    let Err(Error::Gap { first: 0, next: oldest }) = gap else {
+    let Err(Error::Gap {
+        first: 0,
+        next: oldest,
+    }) = gap
+    else {
         panic!("expected a gap from 0, got {gap:?}");
     };
-    assert!(oldest >= 84, "only the last ring's worth survives, got {oldest}");
+    assert!(
+        oldest >= 84,
+        "only the last ring's worth survives, got {oldest}"
+    );
     assert_eq!(rx.try_recv().unwrap().unwrap().seq(), oldest);
     let mut next = oldest + 1;
     while let Some(r) = rx.try_recv().unwrap() {
@@ -160,7 +179,10 @@ fn write_from_parts_and_validate_in_place() {
         .unwrap();
     assert_eq!(loan.access().unwrap().len(), 77);
     loan.commit().unwrap();
-    assert_eq!(rx.try_recv().unwrap().unwrap().as_slice(), payload(5, 77).as_slice());
+    assert_eq!(
+        rx.try_recv().unwrap().unwrap().as_slice(),
+        payload(5, 77).as_slice()
+    );
     // garbage from parts: an untrusted receiver rejects it instead of reading it
     let loan = tx
         .loan()

@@ -8,7 +8,9 @@ pub fn record(seed: u64, i: u64, max: usize) -> Vec<u8> {
     x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
     x ^= x >> 33;
     let len = (x % max as u64) as usize;
-    (0..len).map(|k| (x as usize).wrapping_add(k * 7) as u8).collect()
+    (0..len)
+        .map(|k| (x as usize).wrapping_add(k * 7) as u8)
+        .collect()
 }
 
 /// Channel number the peer offers its stream on.

@@ -34,7 +34,9 @@ fn a_million_records_of_random_sizes_arrive_in_order_under_block() {
     let n = 1_000_000u64;
     let (child, conn) = spawn(&["produce", &n.to_string(), "42", "512", "block", "65536"]);
     assert!(conn.is_shared_memory());
-    let mut rx = conn.subscribe::<Vec<u8>>(CHANNEL, unsafe { Trust::trusted() }, T).unwrap();
+    let mut rx = conn
+        .subscribe::<Vec<u8>>(CHANNEL, unsafe { Trust::trusted() }, T)
+        .unwrap();
     for i in 0..n {
         let r = rx.recv_timeout(T).unwrap();
         assert_eq!(r.seq(), i);
@@ -49,7 +51,9 @@ fn a_million_records_of_random_sizes_arrive_in_order_under_block() {
 fn a_lagging_consumer_gets_an_exact_gap_report_and_resyncs() {
     let n = 3000u64;
     let (child, conn) = spawn(&["produce", &n.to_string(), "7", "200", "lag", "4096"]);
-    let mut rx = conn.subscribe::<Vec<u8>>(CHANNEL, unsafe { Trust::trusted() }, T).unwrap();
+    let mut rx = conn
+        .subscribe::<Vec<u8>>(CHANNEL, unsafe { Trust::trusted() }, T)
+        .unwrap();
     std::thread::sleep(Duration::from_millis(300)); // fall far behind
     let mut next = 0u64;
     let mut gaps = 0;
@@ -60,7 +64,10 @@ fn a_lagging_consumer_gets_an_exact_gap_report_and_resyncs() {
                 assert_eq!(r.as_slice(), record(7, next, 200).as_slice());
                 next += 1;
             }
-            Err(Error::Gap { first, next: resume }) => {
+            Err(Error::Gap {
+                first,
+                next: resume,
+            }) => {
                 assert_eq!(first, next, "the gap starts exactly where we were");
                 assert!(resume > first && resume <= n);
                 gaps += 1;
@@ -69,7 +76,10 @@ fn a_lagging_consumer_gets_an_exact_gap_report_and_resyncs() {
             Err(e) => panic!("unexpected {e}"),
         }
     }
-    assert!(gaps >= 1, "a consumer 300 ms late on a 4 KiB ring must have lagged");
+    assert!(
+        gaps >= 1,
+        "a consumer 300 ms late on a 4 KiB ring must have lagged"
+    );
     drop(conn);
     assert!(child.wait_with_output().unwrap().status.success());
 }
@@ -77,18 +87,32 @@ fn a_lagging_consumer_gets_an_exact_gap_report_and_resyncs() {
 #[test]
 fn producer_killed_mid_write_gives_a_clean_error_and_no_torn_record() {
     let (mut child, conn) = spawn(&["write-forever"]);
-    let mut rx = conn.subscribe::<Vec<u8>>(CHANNEL, Trust::UNTRUSTED, T).unwrap();
-    assert_eq!(rx.recv_timeout(T).unwrap().as_slice(), record(1, 0, 1000).as_slice());
+    let mut rx = conn
+        .subscribe::<Vec<u8>>(CHANNEL, Trust::UNTRUSTED, T)
+        .unwrap();
+    assert_eq!(
+        rx.recv_timeout(T).unwrap().as_slice(),
+        record(1, 0, 1000).as_slice()
+    );
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     assert_eq!(line.trim(), "mid-write");
     unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
     let started = Instant::now();
     let r = rx.recv_timeout(T).map(|r| r.seq());
     assert!(matches!(r, Err(Error::PeerDied)), "{r:?}");
-    assert!(started.elapsed() < Duration::from_secs(2), "noticed in {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "noticed in {:?}",
+        started.elapsed()
+    );
     // and it stays an error: the half-written slot is never delivered
-    assert!(matches!(rx.try_recv().map(|r| r.map(|r| r.seq())), Err(Error::PeerDied)));
+    assert!(matches!(
+        rx.try_recv().map(|r| r.map(|r| r.seq())),
+        Err(Error::PeerDied)
+    ));
     child.wait().unwrap();
 }
 
@@ -114,7 +138,10 @@ fn a_killed_consumer_is_reclaimed_and_the_others_are_still_served() {
     // falling to 1 is the victim being detached.
     let deadline = Instant::now() + T;
     while tx.subscriber_count() != 1 {
-        assert!(Instant::now() < deadline, "the dead consumer was never detached");
+        assert!(
+            Instant::now() < deadline,
+            "the dead consumer was never detached"
+        );
         std::thread::sleep(Duration::from_millis(1));
     }
     // A 16 KiB Block ring: without the reclaim these sends would wait forever.
@@ -130,7 +157,10 @@ fn a_consumer_cannot_map_the_data_segment_writable_or_resize_it() {
     let tx = Sender::<Vec<u8>>::new(ChannelConfig::new(1 << 14, Policy::Block)).unwrap();
     let (child, conn) = spawn(&["map-writable"]);
     conn.send_fds(5, &[tx.segment_fd()]).unwrap();
-    assert_eq!(output(child), "tag=5 writable=false readable=true resized=false");
+    assert_eq!(
+        output(child),
+        "tag=5 writable=false readable=true resized=false"
+    );
 }
 
 #[test]
@@ -142,7 +172,10 @@ fn an_oversized_record_is_refused_and_the_stream_goes_on() {
         std::thread::sleep(Duration::from_millis(5));
     }
     let r = tx.send(&vec![0u8; 10_000]);
-    assert!(matches!(r, Err(Error::RecordTooLarge { size, capacity }) if size > capacity), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::RecordTooLarge { size, capacity }) if size > capacity),
+        "{r:?}"
+    );
     tx.send(&record(3, 0, 100)).unwrap();
     assert_eq!(output(child), "ok 1");
 }
@@ -150,7 +183,9 @@ fn an_oversized_record_is_refused_and_the_stream_goes_on() {
 #[test]
 fn a_corrupted_archive_from_an_untrusted_producer_is_rejected() {
     let (child, conn) = spawn(&["garbage"]);
-    let mut rx = conn.subscribe::<Vec<u8>>(CHANNEL, Trust::UNTRUSTED, T).unwrap();
+    let mut rx = conn
+        .subscribe::<Vec<u8>>(CHANNEL, Trust::UNTRUSTED, T)
+        .unwrap();
     let r = rx.recv_timeout(T).map(|r| r.seq());
     assert!(matches!(r, Err(Error::InvalidArchive(_))), "{r:?}");
     let good = rx.recv_timeout(T).unwrap();
@@ -164,7 +199,10 @@ fn a_corrupted_archive_from_an_untrusted_producer_is_rejected() {
 
 #[test]
 fn a_version_mismatch_fails_the_handshake_on_both_sides() {
-    let r = spawn_child(&mut peer(&["hello-version", "999"]), SpawnOptions::default());
+    let r = spawn_child(
+        &mut peer(&["hello-version", "999"]),
+        SpawnOptions::default(),
+    );
     match r {
         Err(Error::VersionMismatch { ours, theirs }) => {
             assert_eq!(ours, shm_ipc::PROTOCOL_VERSION);
@@ -179,12 +217,23 @@ fn listen_and_stream(addr: &str, expect_shm: bool) {
     let l = Listener::bind(&Address::parse(addr).unwrap()).unwrap();
     let addr = l.address().to_string();
     let n = 20_000u64;
-    let child = peer(&["produce", &n.to_string(), "5", "2000", "block", "65536", "--connect", &addr])
-        .spawn()
-        .unwrap();
+    let child = peer(&[
+        "produce",
+        &n.to_string(),
+        "5",
+        "2000",
+        "block",
+        "65536",
+        "--connect",
+        &addr,
+    ])
+    .spawn()
+    .unwrap();
     let conn = l.accept(T).unwrap();
     assert_eq!(conn.is_shared_memory(), expect_shm);
-    let mut rx = conn.subscribe::<Vec<u8>>(CHANNEL, Trust::UNTRUSTED, T).unwrap();
+    let mut rx = conn
+        .subscribe::<Vec<u8>>(CHANNEL, Trust::UNTRUSTED, T)
+        .unwrap();
     assert_eq!(rx.is_shared_memory(), expect_shm);
     for i in 0..n {
         let r = rx.recv_timeout(T).unwrap();

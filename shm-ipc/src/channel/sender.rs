@@ -62,8 +62,7 @@ impl SenderCore {
         if !self.streams.is_empty() {
             // SAFETY: the record was just written and committed by us; it lies
             // inside the mapping and no one else writes it.
-            let bytes =
-                unsafe { std::slice::from_raw_parts(self.ring.payload_ptr(start), len) };
+            let bytes = unsafe { std::slice::from_raw_parts(self.ring.payload_ptr(start), len) };
             self.streams
                 .push(seq, bytes, self.ring.shared().seg.policy(), self.timeout)?;
         }
@@ -212,7 +211,9 @@ impl<'s, T: Message> Loan<'s, T, Uninit> {
         fill: impl FnOnce(&mut [u8]) -> std::result::Result<usize, E>,
     ) -> Result<Loan<'s, T, Written>, WriteError<E>> {
         let Loan { core, start, .. } = self;
-        core.ring.ensure(start, max_len as u64).map_err(WriteError::Channel)?;
+        core.ring
+            .ensure(start, max_len as u64)
+            .map_err(WriteError::Channel)?;
         // SAFETY: `ensure` reserved max_len bytes of payload at this slot, which
         // no consumer reads (past the head) and no one else writes.
         let buf = unsafe { std::slice::from_raw_parts_mut(core.ring.payload_ptr(start), max_len) };
@@ -245,7 +246,9 @@ impl<'s, T: Message> Loan<'s, T, Written> {
     pub fn bytes(&self) -> &[u8] {
         // SAFETY: the slot holds `len` bytes we wrote; only we write it until
         // it is committed, and the borrow ends before that.
-        unsafe { std::slice::from_raw_parts(self.core.ring.payload_ptr(self.start), self.state.len) }
+        unsafe {
+            std::slice::from_raw_parts(self.core.ring.payload_ptr(self.start), self.state.len)
+        }
     }
 
     /// The archive, validated in place (for records written from parts).

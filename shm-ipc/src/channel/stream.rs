@@ -58,7 +58,13 @@ impl StreamFanout {
     /// Queues a committed record for every stream subscriber. `Block` waits
     /// for queue room (up to `timeout`); `Lag` drops the record for a full
     /// subscriber, which sees the gap in the sequence numbers.
-    pub fn push(&self, seq: u64, bytes: &[u8], policy: Policy, timeout: Option<Duration>) -> Result<()> {
+    pub fn push(
+        &self,
+        seq: u64,
+        bytes: &[u8],
+        policy: Policy,
+        timeout: Option<Duration>,
+    ) -> Result<()> {
         let mut subs = self.subs.lock().unwrap_or_else(|p| p.into_inner());
         let mut result = Ok(());
         subs.retain(|s| {
@@ -104,7 +110,11 @@ pub struct StreamConsumer {
 }
 
 impl StreamConsumer {
-    pub fn new(rx: QueueRx<InFrame>, dead: Arc<AtomicBool>, eventfd: Arc<std::os::fd::OwnedFd>) -> Self {
+    pub fn new(
+        rx: QueueRx<InFrame>,
+        dead: Arc<AtomicBool>,
+        eventfd: Arc<std::os::fd::OwnedFd>,
+    ) -> Self {
         StreamConsumer {
             rx,
             current: None,
@@ -123,7 +133,10 @@ impl StreamConsumer {
         if self.current.is_none() {
             let got = match timeout {
                 Some(t) if t.is_zero() => self.rx.try_recv().map_err(|e| e.is_disconnected()),
-                Some(t) => self.rx.recv_timeout(t).map_err(|e| e == RecvTimeoutError::Disconnected),
+                Some(t) => self
+                    .rx
+                    .recv_timeout(t)
+                    .map_err(|e| e == RecvTimeoutError::Disconnected),
                 None => self.rx.recv().map_err(|_| true),
             };
             match got {
@@ -147,10 +160,15 @@ impl StreamConsumer {
                 let seq = frame.seq;
                 self.expected = Some(seq);
                 if seq > exp {
-                    return Err(Error::Gap { first: exp, next: seq });
+                    return Err(Error::Gap {
+                        first: exp,
+                        next: seq,
+                    });
                 }
                 self.current = None;
-                return Err(Error::Protocol(format!("stream sequence went back from {exp} to {seq}")));
+                return Err(Error::Protocol(format!(
+                    "stream sequence went back from {exp} to {seq}"
+                )));
             }
         }
         Ok(self.current.as_ref())

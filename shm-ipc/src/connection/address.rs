@@ -186,12 +186,19 @@ impl Drop for Listener {
 }
 
 fn bind_unix_private(path: &Path) -> Result<OwnedFd> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let name = path
         .file_name()
         .ok_or_else(|| Error::BadAddress(path.display().to_string()))?;
     // A private directory next to the target: nobody else can reach a socket in it.
-    let private = dir.join(format!(".{}.{}.tmp", name.to_string_lossy(), std::process::id()));
+    let private = dir.join(format!(
+        ".{}.{}.tmp",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&private);
     std::fs::create_dir(&private)?;
     std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700))?;
@@ -227,9 +234,23 @@ mod tests {
             Address::parse("tcp:127.0.0.1:8332").unwrap(),
             Address::Tcp("127.0.0.1:8332".into())
         );
-        assert_eq!(Address::parse("tcp:[::1]:1").unwrap(), Address::Tcp("[::1]:1".into()));
-        for bad in ["", "unix:", "tcp:host", "tcp::1", "tcp:h:99999", "udp:1:2", "/tmp/x"] {
-            assert!(matches!(Address::parse(bad), Err(Error::BadAddress(_))), "{bad}");
+        assert_eq!(
+            Address::parse("tcp:[::1]:1").unwrap(),
+            Address::Tcp("[::1]:1".into())
+        );
+        for bad in [
+            "",
+            "unix:",
+            "tcp:host",
+            "tcp::1",
+            "tcp:h:99999",
+            "udp:1:2",
+            "/tmp/x",
+        ] {
+            assert!(
+                matches!(Address::parse(bad), Err(Error::BadAddress(_))),
+                "{bad}"
+            );
         }
     }
 

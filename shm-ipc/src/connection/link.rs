@@ -31,7 +31,11 @@ pub enum Link {
 /// What the reader gets from the link.
 pub enum Incoming {
     Control(Vec<u8>, Vec<OwnedFd>),
-    Data { channel: u32, seq: u64, payload: AlignedVec<16> },
+    Data {
+        channel: u32,
+        seq: u64,
+        payload: AlignedVec<16>,
+    },
     Closed,
 }
 
@@ -127,7 +131,11 @@ impl Link {
                     let mut payload = AlignedVec::<16>::with_capacity(len - 13);
                     payload.resize(len - 13, 0);
                     read_or_closed(&mut r, &mut payload)?;
-                    return Ok(Incoming::Data { channel, seq, payload });
+                    return Ok(Incoming::Data {
+                        channel,
+                        seq,
+                        payload,
+                    });
                 }
                 let mut body = vec![0u8; len];
                 body[0] = kind[0];
@@ -184,9 +192,9 @@ fn read_or_closed(r: &mut TcpStream, buf: &mut [u8]) -> Result<()> {
 
 fn map_send_err(e: io::Error) -> Error {
     match e.kind() {
-        io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset | io::ErrorKind::NotConnected => {
-            Error::PeerDied
-        }
+        io::ErrorKind::BrokenPipe
+        | io::ErrorKind::ConnectionReset
+        | io::ErrorKind::NotConnected => Error::PeerDied,
         _ => Error::Io(e),
     }
 }

@@ -62,7 +62,14 @@ impl Request {
         if payload.len() > MAX_CALL_PAYLOAD {
             return Err(Error::Config("reply payload too large".into()));
         }
-        inner.send(&Msg::Reply { id: self.id, ok, payload }, &[])
+        inner.send(
+            &Msg::Reply {
+                id: self.id,
+                ok,
+                payload,
+            },
+            &[],
+        )
     }
 }
 
@@ -71,7 +78,11 @@ impl Drop for Request {
         if !self.replied {
             if let Some(inner) = self.conn.upgrade() {
                 let _ = inner.send(
-                    &Msg::Reply { id: self.id, ok: false, payload: b"request dropped".to_vec() },
+                    &Msg::Reply {
+                        id: self.id,
+                        ok: false,
+                        payload: b"request dropped".to_vec(),
+                    },
                     &[],
                 );
             }
@@ -110,6 +121,9 @@ struct State {
     routes: HashMap<u32, (cc::Sender<InFrame>, Arc<OwnedFd>)>,
 }
 
+/// Descriptors the peer handed over, with the application's tag.
+pub type TaggedFds = (u32, Vec<OwnedFd>);
+
 pub(crate) struct Inner {
     link: Link,
     peer_epoch: u64,
@@ -120,10 +134,13 @@ pub(crate) struct Inner {
     calls: Mutex<HashMap<u64, cc::Sender<Result<Vec<u8>>>>>,
     requests_tx: Mutex<Option<cc::Sender<Request>>>,
     requests_rx: cc::Receiver<Request>,
-    fds_tx: Mutex<Option<cc::Sender<(u32, Vec<OwnedFd>)>>>,
-    fds_rx: cc::Receiver<(u32, Vec<OwnedFd>)>,
+    fds_tx: Mutex<Option<cc::Sender<TaggedFds>>>,
+    fds_rx: cc::Receiver<TaggedFds>,
     state: Mutex<State>,
     changed: Condvar,
+    /// Signalled when a request or descriptors arrive, and when the peer
+    /// goes away: what makes a connection pollable.
+    events: OwnedFd,
 }
 
 /// Closes the link when the last user handle goes away.
@@ -149,15 +166,31 @@ impl Connection {
 
     fn handshake_as(link: Link, timeout: Duration, version: u32) -> Result<Connection> {
         let epoch = platform::process_epoch();
-        let caps = if link.shares_memory() { CAP_SHARED_MEMORY } else { 0 };
-        link.send(&Msg::Hello { version, caps, epoch }.encode(), &[])?;
+        let caps = if link.shares_memory() {
+            CAP_SHARED_MEMORY
+        } else {
+            0
+        };
+        link.send(
+            &Msg::Hello {
+                version,
+                caps,
+                epoch,
+            }
+            .encode(),
+            &[],
+        )?;
         if !link.wait_readable(timeout)? {
             return Err(Error::Timeout);
         }
         let mut buf = vec![0u8; 64 * 1024];
         let (peer_version, peer_caps, peer_epoch) = match link.recv(&mut buf)? {
             Incoming::Control(bytes, _) => match Msg::decode(&bytes)? {
-                Msg::Hello { version, caps, epoch } => (version, caps, epoch),
+                Msg::Hello {
+                    version,
+                    caps,
+                    epoch,
+                } => (version, caps, epoch),
                 _ => return Err(Error::Protocol("expected a hello".into())),
             },
             Incoming::Closed => return Err(Error::PeerDied),
@@ -165,7 +198,10 @@ impl Connection {
         };
         if peer_version != version {
             link.shutdown();
-            return Err(Error::VersionMismatch { ours: version, theirs: peer_version });
+            return Err(Error::VersionMismatch {
+                ours: version,
+                theirs: peer_version,
+            });
         }
         let (requests_tx, requests_rx) = cc::unbounded();
         let (fds_tx, fds_rx) = cc::unbounded();
@@ -183,6 +219,7 @@ impl Connection {
             fds_rx,
             state: Mutex::new(State::default()),
             changed: Condvar::new(),
+            events: platform::eventfd()?,
         });
         let reader = Arc::clone(&inner);
         std::thread::Builder::new()
@@ -194,9 +231,13 @@ impl Connection {
     /// Two connected ends in this process (tests, in-process wiring).
     pub fn pair() -> Result<(Connection, Connection)> {
         let (a, b) = platform::seqpacket_pair()?;
-        let t = std::thread::spawn(move || Connection::handshake(Link::Packet(b), Duration::from_secs(5)));
+        let t = std::thread::spawn(move || {
+            Connection::handshake(Link::Packet(b), Duration::from_secs(5))
+        });
         let a = Connection::handshake(Link::Packet(a), Duration::from_secs(5))?;
-        let b = t.join().map_err(|_| Error::Protocol("handshake thread panicked".into()))??;
+        let b = t
+            .join()
+            .map_err(|_| Error::Protocol("handshake thread panicked".into()))??;
         Ok((a, b))
     }
 
@@ -207,7 +248,11 @@ impl Connection {
 
     /// Test hook: handshake announcing another protocol version.
     #[doc(hidden)]
-    pub fn from_fd_with_version(fd: OwnedFd, timeout: Duration, version: u32) -> Result<Connection> {
+    pub fn from_fd_with_version(
+        fd: OwnedFd,
+        timeout: Duration,
+        version: u32,
+    ) -> Result<Connection> {
         Connection::handshake_as(Link::Packet(fd), timeout, version)
     }
 
@@ -245,13 +290,32 @@ impl Connection {
         let inner = self.inner();
         let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = cc::bounded(1);
-        inner.calls.lock().unwrap_or_else(|p| p.into_inner()).insert(id, tx);
+        inner
+            .calls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, tx);
         if inner.dead.load(Ordering::Acquire) {
-            inner.calls.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+            inner
+                .calls
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&id);
             return Err(Error::PeerDied);
         }
-        if let Err(e) = inner.send(&Msg::Call { id, method, payload: payload.to_vec() }, &[]) {
-            inner.calls.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+        if let Err(e) = inner.send(
+            &Msg::Call {
+                id,
+                method,
+                payload: payload.to_vec(),
+            },
+            &[],
+        ) {
+            inner
+                .calls
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&id);
             return Err(e);
         }
         let got = match timeout {
@@ -261,7 +325,11 @@ impl Connection {
         match got {
             Ok(r) => r,
             Err(true) => {
-                inner.calls.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+                inner
+                    .calls
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&id);
                 Err(Error::Timeout)
             }
             Err(false) => Err(Error::PeerDied),
@@ -285,7 +353,7 @@ impl Connection {
     }
 
     /// Descriptors the peer handed us, with their tags.
-    pub fn fds(&self) -> &cc::Receiver<(u32, Vec<OwnedFd>)> {
+    pub fn fds(&self) -> &cc::Receiver<TaggedFds> {
         &self.inner().fds_rx
     }
 
@@ -303,7 +371,10 @@ impl Connection {
         };
         inner.lock_state().offered.insert(
             channel,
-            Offered { ring: Arc::clone(&ring), fanout: Arc::clone(&sender.core.streams) },
+            Offered {
+                ring: Arc::clone(&ring),
+                fanout: Arc::clone(&sender.core.streams),
+            },
         );
         if inner.shared_memory {
             inner.send(&msg, &[ring.seg.fd().as_fd()])
@@ -315,34 +386,63 @@ impl Connection {
     /// Attaches to channel `channel` that the peer offers (waiting up to
     /// `timeout` for the offer). Records start with the next one the peer
     /// publishes.
-    pub fn subscribe<T: Message>(&self, channel: u32, trust: Trust, timeout: Duration) -> Result<Receiver<T>> {
+    pub fn subscribe<T: Message>(
+        &self,
+        channel: u32,
+        trust: Trust,
+        timeout: Duration,
+    ) -> Result<Receiver<T>> {
         let inner = self.inner();
         let deadline = Instant::now() + timeout;
         let offer = inner.wait_for(deadline, |st| st.offers.remove(&channel))?;
         let ours = std::any::type_name::<T>();
         if offer.type_name != ours {
-            return Err(Error::TypeMismatch { ours: ours.into(), theirs: offer.type_name });
+            return Err(Error::TypeMismatch {
+                ours: ours.into(),
+                theirs: offer.type_name,
+            });
         }
         if inner.shared_memory {
-            let fd = offer.fd.ok_or_else(|| Error::Protocol("offer without a segment".into()))?;
+            let fd = offer
+                .fd
+                .ok_or_else(|| Error::Protocol("offer without a segment".into()))?;
             let seg = RingSegment::open(fd, inner.peer_epoch)?;
             let cursor = CursorSegment::create()?;
             let eventfd = platform::eventfd()?;
-            inner.send(&Msg::Attach { channel }, &[cursor.fd().as_fd(), eventfd.as_fd()])?;
+            inner.send(
+                &Msg::Attach { channel },
+                &[cursor.fd().as_fd(), eventfd.as_fd()],
+            )?;
             let (start, start_seq) = inner.wait_attached(channel, deadline)?;
-            let shared = Arc::new(ConsumerShared { seg, eventfd, dead: AtomicBool::new(false) });
-            inner.lock_state().our_consumers.push(Arc::downgrade(&shared));
+            let shared = Arc::new(ConsumerShared {
+                seg,
+                eventfd,
+                dead: AtomicBool::new(false),
+            });
+            inner
+                .lock_state()
+                .our_consumers
+                .push(Arc::downgrade(&shared));
             if inner.dead.load(Ordering::Acquire) {
                 shared.peer_died();
             }
-            Ok(Receiver::from_ring(RingConsumer::new(shared, cursor, start, start_seq), trust))
+            Ok(Receiver::from_ring(
+                RingConsumer::new(shared, cursor, start, start_seq),
+                trust,
+            ))
         } else {
             let (tx, rx) = cc::bounded(STREAM_QUEUE);
             let eventfd = Arc::new(platform::eventfd()?);
-            inner.lock_state().routes.insert(channel, (tx, Arc::clone(&eventfd)));
+            inner
+                .lock_state()
+                .routes
+                .insert(channel, (tx, Arc::clone(&eventfd)));
             inner.send(&Msg::Attach { channel }, &[])?;
             inner.wait_attached(channel, deadline)?;
-            Ok(Receiver::from_stream(StreamConsumer::new(rx, Arc::clone(&inner.dead), eventfd), trust))
+            Ok(Receiver::from_stream(
+                StreamConsumer::new(rx, Arc::clone(&inner.dead), eventfd),
+                trust,
+            ))
         }
     }
 
@@ -362,9 +462,52 @@ impl Connection {
             if now >= deadline {
                 return false;
             }
-            st = inner.changed.wait_timeout(st, deadline - now).unwrap_or_else(|p| p.into_inner()).0;
+            st = inner
+                .changed
+                .wait_timeout(st, deadline - now)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
         }
         true
+    }
+}
+
+/// A connection is readable (for mio) when requests or descriptors are
+/// waiting, or when the peer has gone away. After a wake, drain
+/// [`Connection::requests`] and [`Connection::fds`] with `try_recv` and
+/// check [`Connection::is_alive`]; the readiness is reset by
+/// [`Connection::clear_readiness`].
+impl mio::event::Source for Connection {
+    fn register(
+        &mut self,
+        r: &mio::Registry,
+        t: mio::Token,
+        i: mio::Interest,
+    ) -> std::io::Result<()> {
+        mio::unix::SourceFd(&std::os::fd::AsRawFd::as_raw_fd(&self.inner().events))
+            .register(r, t, i)
+    }
+    fn reregister(
+        &mut self,
+        r: &mio::Registry,
+        t: mio::Token,
+        i: mio::Interest,
+    ) -> std::io::Result<()> {
+        mio::unix::SourceFd(&std::os::fd::AsRawFd::as_raw_fd(&self.inner().events))
+            .reregister(r, t, i)
+    }
+    fn deregister(&mut self, r: &mio::Registry) -> std::io::Result<()> {
+        mio::unix::SourceFd(&std::os::fd::AsRawFd::as_raw_fd(&self.inner().events)).deregister(r)
+    }
+}
+
+impl Connection {
+    /// Resets the poll readiness (call before draining, so nothing is missed).
+    pub fn clear_readiness(&self) {
+        platform::eventfd_drain(self.inner().events.as_fd());
+        if !self.is_alive() {
+            platform::eventfd_signal(self.inner().events.as_fd());
+        }
     }
 }
 
@@ -378,7 +521,11 @@ impl Inner {
     }
 
     /// Waits until `take` finds something in the state, the peer dies, or the deadline passes.
-    fn wait_for<R>(&self, deadline: Instant, mut take: impl FnMut(&mut State) -> Option<R>) -> Result<R> {
+    fn wait_for<R>(
+        &self,
+        deadline: Instant,
+        mut take: impl FnMut(&mut State) -> Option<R>,
+    ) -> Result<R> {
         let mut st = self.lock_state();
         loop {
             if let Some(r) = take(&mut st) {
@@ -391,7 +538,11 @@ impl Inner {
             if now >= deadline {
                 return Err(Error::Timeout);
             }
-            st = self.changed.wait_timeout(st, deadline - now).unwrap_or_else(|p| p.into_inner()).0;
+            st = self
+                .changed
+                .wait_timeout(st, deadline - now)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
         }
     }
 
@@ -406,7 +557,11 @@ impl Inner {
         loop {
             let r = match self.link.recv(&mut buf) {
                 Ok(Incoming::Closed) | Err(_) => break,
-                Ok(Incoming::Data { channel, seq, payload }) => self.on_data(channel, seq, payload),
+                Ok(Incoming::Data {
+                    channel,
+                    seq,
+                    payload,
+                }) => self.on_data(channel, seq, payload),
                 Ok(Incoming::Control(bytes, fds)) => match Msg::decode(&bytes) {
                     Ok(Msg::Shutdown) => break,
                     Ok(msg) => self.on_control(msg, fds),
@@ -425,35 +580,68 @@ impl Inner {
     fn on_control(self: &Arc<Self>, msg: Msg, fds: Vec<OwnedFd>) -> Result<()> {
         match msg {
             Msg::Reply { id, ok, payload } => {
-                if let Some(tx) = self.calls.lock().unwrap_or_else(|p| p.into_inner()).remove(&id) {
-                    let r = if ok { Ok(payload) } else { Err(Error::Remote(String::from_utf8_lossy(&payload).into())) };
+                if let Some(tx) = self
+                    .calls
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&id)
+                {
+                    let r = if ok {
+                        Ok(payload)
+                    } else {
+                        Err(Error::Remote(String::from_utf8_lossy(&payload).into()))
+                    };
                     let _ = tx.send(r);
                 }
             }
-            Msg::Call { id, method, payload } => {
-                let req = Request { method, payload, id, conn: Arc::downgrade(self), replied: false };
+            Msg::Call {
+                id,
+                method,
+                payload,
+            } => {
+                let req = Request {
+                    method,
+                    payload,
+                    id,
+                    conn: Arc::downgrade(self),
+                    replied: false,
+                };
                 if let Some(tx) = &*self.requests_tx.lock().unwrap_or_else(|p| p.into_inner()) {
                     let _ = tx.send(req);
                 }
+                platform::eventfd_signal(self.events.as_fd());
             }
-            Msg::Offer { channel, type_name, .. } => {
+            Msg::Offer {
+                channel, type_name, ..
+            } => {
                 let fd = fds.into_iter().next();
-                self.lock_state().offers.insert(channel, OfferRecv { type_name, fd });
+                self.lock_state()
+                    .offers
+                    .insert(channel, OfferRecv { type_name, fd });
                 self.changed.notify_all();
             }
             Msg::Attach { channel } => self.on_attach(channel, fds)?,
-            Msg::Attached { channel, start, start_seq } => {
-                self.lock_state().attach_replies.insert(channel, AttachReply::Attached { start, start_seq });
+            Msg::Attached {
+                channel,
+                start,
+                start_seq,
+            } => {
+                self.lock_state()
+                    .attach_replies
+                    .insert(channel, AttachReply::Attached { start, start_seq });
                 self.changed.notify_all();
             }
             Msg::Refused { channel, reason } => {
-                self.lock_state().attach_replies.insert(channel, AttachReply::Refused(reason));
+                self.lock_state()
+                    .attach_replies
+                    .insert(channel, AttachReply::Refused(reason));
                 self.changed.notify_all();
             }
             Msg::Fds { tag } => {
                 if let Some(tx) = &*self.fds_tx.lock().unwrap_or_else(|p| p.into_inner()) {
                     let _ = tx.send((tag, fds));
                 }
+                platform::eventfd_signal(self.events.as_fd());
             }
             Msg::Hello { .. } | Msg::Data { .. } | Msg::Shutdown => {
                 return Err(Error::Protocol("unexpected control message".into()));
@@ -463,9 +651,20 @@ impl Inner {
     }
 
     fn on_attach(self: &Arc<Self>, channel: u32, fds: Vec<OwnedFd>) -> Result<()> {
-        let refuse = |why: &str| self.send(&Msg::Refused { channel, reason: why.into() }, &[]);
-        let Some((ring, fanout)) =
-            self.lock_state().offered.get(&channel).map(|o| (Arc::clone(&o.ring), Arc::clone(&o.fanout)))
+        let refuse = |why: &str| {
+            self.send(
+                &Msg::Refused {
+                    channel,
+                    reason: why.into(),
+                },
+                &[],
+            )
+        };
+        let Some((ring, fanout)) = self
+            .lock_state()
+            .offered
+            .get(&channel)
+            .map(|o| (Arc::clone(&o.ring), Arc::clone(&o.fanout)))
         else {
             return refuse("no such channel");
         };
@@ -479,24 +678,42 @@ impl Inner {
                 Err(e) => return refuse(&e.to_string()),
             };
             let at = ring.add(cursor, Some(eventfd));
-            self.lock_state().peer_consumers.push((Arc::clone(&ring), at.id));
+            self.lock_state()
+                .peer_consumers
+                .push((Arc::clone(&ring), at.id));
             if self.dead.load(Ordering::Acquire) {
                 ring.remove(at.id);
             }
-            self.send(&Msg::Attached { channel, start: at.start, start_seq: at.start_seq }, &[])
+            self.send(
+                &Msg::Attached {
+                    channel,
+                    start: at.start,
+                    start_seq: at.start_seq,
+                },
+                &[],
+            )
         } else {
             let alive = Arc::new(AtomicBool::new(true));
             let (tx, rx) = cc::bounded::<OutFrame>(STREAM_QUEUE);
             let writer = Arc::clone(self);
-            std::thread::Builder::new().name("shm-ipc-stream".into()).spawn(move || {
-                for f in rx {
-                    if writer.link.send_data(f.channel, f.seq, &f.bytes).is_err() {
-                        break;
+            std::thread::Builder::new()
+                .name("shm-ipc-stream".into())
+                .spawn(move || {
+                    for f in rx {
+                        if writer.link.send_data(f.channel, f.seq, &f.bytes).is_err() {
+                            break;
+                        }
                     }
-                }
-            })?;
+                })?;
             // Attached goes out before any record: the reply is sent first.
-            self.send(&Msg::Attached { channel, start: 0, start_seq: 0 }, &[])?;
+            self.send(
+                &Msg::Attached {
+                    channel,
+                    start: 0,
+                    start_seq: 0,
+                },
+                &[],
+            )?;
             fanout.add(channel, tx, Arc::clone(&alive));
             self.lock_state().peer_streams.push(alive);
             Ok(())
@@ -504,12 +721,24 @@ impl Inner {
     }
 
     fn on_data(&self, channel: u32, seq: u64, payload: rkyv::util::AlignedVec<16>) -> Result<()> {
-        let route = self.lock_state().routes.get(&channel).map(|(tx, efd)| (tx.clone(), Arc::clone(efd)));
+        let route = self
+            .lock_state()
+            .routes
+            .get(&channel)
+            .map(|(tx, efd)| (tx.clone(), Arc::clone(efd)));
         let Some((tx, efd)) = route else {
-            return Err(Error::Protocol(format!("record for unknown channel {channel}")));
+            return Err(Error::Protocol(format!(
+                "record for unknown channel {channel}"
+            )));
         };
         // A full queue waits here: backpressure through TCP to the producer.
-        if tx.send(InFrame { seq, bytes: payload }).is_ok() {
+        if tx
+            .send(InFrame {
+                seq,
+                bytes: payload,
+            })
+            .is_ok()
+        {
             platform::eventfd_signal(efd.as_fd());
         } else {
             // Receiver dropped: forget the route, keep the connection.
@@ -521,7 +750,10 @@ impl Inner {
     fn on_closed(&self) {
         self.dead.store(true, Ordering::Release);
         self.calls.lock().unwrap_or_else(|p| p.into_inner()).clear();
-        self.requests_tx.lock().unwrap_or_else(|p| p.into_inner()).take();
+        self.requests_tx
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         self.fds_tx.lock().unwrap_or_else(|p| p.into_inner()).take();
         let mut st = self.lock_state();
         for (ring, id) in st.peer_consumers.drain(..) {
@@ -541,5 +773,6 @@ impl Inner {
         st.offered.clear();
         drop(st);
         self.changed.notify_all();
+        platform::eventfd_signal(self.events.as_fd());
     }
 }

@@ -23,7 +23,10 @@ pub struct SpawnOptions {
 
 impl Default for SpawnOptions {
     fn default() -> Self {
-        SpawnOptions { die_with_parent: true, handshake_timeout: Duration::from_secs(30) }
+        SpawnOptions {
+            die_with_parent: true,
+            handshake_timeout: Duration::from_secs(30),
+        }
     }
 }
 
@@ -71,7 +74,9 @@ where
             .map(str::to_owned)
     })?;
     Some((|| {
-        let n: i32 = arg.parse().map_err(|_| Error::Config(format!("bad -ipcfd value {arg:?}")))?;
+        let n: i32 = arg
+            .parse()
+            .map_err(|_| Error::Config(format!("bad -ipcfd value {arg:?}")))?;
         let fd = platform::adopt_fd(n)?;
         Connection::from_fd(fd, timeout)
     })())

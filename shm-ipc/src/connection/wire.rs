@@ -13,19 +13,51 @@ pub const MAX_CALL_PAYLOAD: usize = 60 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Msg {
-    Hello { version: u32, caps: u64, epoch: u64 },
-    Call { id: u64, method: u32, payload: Vec<u8> },
-    Reply { id: u64, ok: bool, payload: Vec<u8> },
+    Hello {
+        version: u32,
+        caps: u64,
+        epoch: u64,
+    },
+    Call {
+        id: u64,
+        method: u32,
+        payload: Vec<u8>,
+    },
+    Reply {
+        id: u64,
+        ok: bool,
+        payload: Vec<u8>,
+    },
     /// A channel the sender produces; carries the ring's memfd over shared memory.
-    Offer { channel: u32, policy: u32, capacity: u64, type_name: String },
+    Offer {
+        channel: u32,
+        policy: u32,
+        capacity: u64,
+        type_name: String,
+    },
     /// A consumer attaches; carries its cursor page and eventfd over shared memory.
-    Attach { channel: u32 },
-    Attached { channel: u32, start: u64, start_seq: u64 },
-    Refused { channel: u32, reason: String },
+    Attach {
+        channel: u32,
+    },
+    Attached {
+        channel: u32,
+        start: u64,
+        start_seq: u64,
+    },
+    Refused {
+        channel: u32,
+        reason: String,
+    },
     /// A record on the stream fallback.
-    Data { channel: u32, seq: u64, payload: Vec<u8> },
+    Data {
+        channel: u32,
+        seq: u64,
+        payload: Vec<u8>,
+    },
     /// Descriptors handed over for the application, with its own tag.
-    Fds { tag: u32 },
+    Fds {
+        tag: u32,
+    },
     Shutdown,
 }
 
@@ -44,14 +76,22 @@ impl Msg {
     pub fn encode(&self) -> Vec<u8> {
         let mut b = Vec::with_capacity(32);
         match self {
-            Msg::Hello { version, caps, epoch } => {
+            Msg::Hello {
+                version,
+                caps,
+                epoch,
+            } => {
                 b.push(K_HELLO);
                 b.extend_from_slice(&MAGIC);
                 put32(&mut b, *version);
                 put64(&mut b, *caps);
                 put64(&mut b, *epoch);
             }
-            Msg::Call { id, method, payload } => {
+            Msg::Call {
+                id,
+                method,
+                payload,
+            } => {
                 b.push(K_CALL);
                 put64(&mut b, *id);
                 put32(&mut b, *method);
@@ -63,7 +103,12 @@ impl Msg {
                 b.push(*ok as u8);
                 b.extend_from_slice(payload);
             }
-            Msg::Offer { channel, policy, capacity, type_name } => {
+            Msg::Offer {
+                channel,
+                policy,
+                capacity,
+                type_name,
+            } => {
                 b.push(K_OFFER);
                 put32(&mut b, *channel);
                 put32(&mut b, *policy);
@@ -74,7 +119,11 @@ impl Msg {
                 b.push(K_ATTACH);
                 put32(&mut b, *channel);
             }
-            Msg::Attached { channel, start, start_seq } => {
+            Msg::Attached {
+                channel,
+                start,
+                start_seq,
+            } => {
                 b.push(K_ATTACHED);
                 put32(&mut b, *channel);
                 put64(&mut b, *start);
@@ -85,7 +134,11 @@ impl Msg {
                 put32(&mut b, *channel);
                 b.extend_from_slice(reason.as_bytes());
             }
-            Msg::Data { channel, seq, payload } => {
+            Msg::Data {
+                channel,
+                seq,
+                payload,
+            } => {
                 b.extend_from_slice(&data_header(*channel, *seq));
                 b.extend_from_slice(payload);
             }
@@ -215,14 +268,42 @@ mod tests {
     #[test]
     fn every_message_round_trips() {
         let msgs = [
-            Msg::Hello { version: 1, caps: 3, epoch: 99 },
-            Msg::Call { id: 7, method: 2, payload: b"abc".to_vec() },
-            Msg::Reply { id: 7, ok: false, payload: b"no".to_vec() },
-            Msg::Offer { channel: 1, policy: 2, capacity: 4096, type_name: "T".into() },
+            Msg::Hello {
+                version: 1,
+                caps: 3,
+                epoch: 99,
+            },
+            Msg::Call {
+                id: 7,
+                method: 2,
+                payload: b"abc".to_vec(),
+            },
+            Msg::Reply {
+                id: 7,
+                ok: false,
+                payload: b"no".to_vec(),
+            },
+            Msg::Offer {
+                channel: 1,
+                policy: 2,
+                capacity: 4096,
+                type_name: "T".into(),
+            },
             Msg::Attach { channel: 1 },
-            Msg::Attached { channel: 1, start: 64, start_seq: 4 },
-            Msg::Refused { channel: 1, reason: "why".into() },
-            Msg::Data { channel: 3, seq: 5, payload: vec![1, 2, 3] },
+            Msg::Attached {
+                channel: 1,
+                start: 64,
+                start_seq: 4,
+            },
+            Msg::Refused {
+                channel: 1,
+                reason: "why".into(),
+            },
+            Msg::Data {
+                channel: 3,
+                seq: 5,
+                payload: vec![1, 2, 3],
+            },
             Msg::Fds { tag: 8 },
             Msg::Shutdown,
         ];

@@ -30,12 +30,8 @@ pub fn page_size() -> usize {
 /// as long as a descriptor or mapping refers to it.
 pub fn memfd_create(name: &CStr, len: usize) -> io::Result<OwnedFd> {
     // SAFETY: name is a valid NUL-terminated string; the flags are constants.
-    let fd = unsafe {
-        libc::memfd_create(
-            name.as_ptr(),
-            libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING,
-        )
-    };
+    let fd =
+        unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) };
     if fd < 0 {
         return Err(io::Error::last_os_error());
     }
@@ -119,13 +115,13 @@ impl DoubleMapping {
         len: usize,
         writable: bool,
     ) -> io::Result<DoubleMapping> {
-        if offset % page_size() != 0 {
+        if !offset.is_multiple_of(page_size()) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "ring offset must be a multiple of the page size",
             ));
         }
-        if len == 0 || len % page_size() != 0 {
+        if len == 0 || !len.is_multiple_of(page_size()) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "ring length must be a non-zero multiple of the page size",

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::layout::{
-    check_record, low_word, ring_offset, Policy, RecordHeader, NO_PIN, RECORD_HEADER,
-    WAIT_EVENTFD, WAIT_FUTEX, WAIT_GEN_SHIFT,
+    check_record, low_word, ring_offset, Policy, RecordHeader, NO_PIN, RECORD_HEADER, WAIT_EVENTFD,
+    WAIT_FUTEX, WAIT_GEN_SHIFT,
 };
 use super::segment::{CursorSegment, RingSegment};
 use crate::error::{Error, Result};
@@ -132,7 +132,14 @@ impl RingConsumer {
             let off = ring_offset(self.pos, self.cap);
             // SAFETY: off < cap, the record header is 16 bytes and the mapping is
             // 2 * cap long; the header is made of atomics, valid for any bytes.
-            let rh = unsafe { &*self.shared.seg.data().add(off as usize).cast::<RecordHeader>() };
+            let rh = unsafe {
+                &*self
+                    .shared
+                    .seg
+                    .data()
+                    .add(off as usize)
+                    .cast::<RecordHeader>()
+            };
             let (len, seq) = (rh.len.load(Relaxed), rh.seq.load(Relaxed));
             let Some((len, next)) = check_record(self.pos, head, len, self.cap) else {
                 self.unpin();
@@ -184,7 +191,16 @@ impl RingConsumer {
         // Pairs with the producer's fence between announcing it waits and
         // re-reading our cursor/pin.
         fence(SeqCst);
-        if self.shared.seg.header().meta.0.producer_waiting.load(Relaxed) != 0 {
+        if self
+            .shared
+            .seg
+            .header()
+            .meta
+            .0
+            .producer_waiting
+            .load(Relaxed)
+            != 0
+        {
             platform::futex_wake(low_word(&page.cursor.0), 1);
             platform::futex_wake(low_word(&page.pin.0), 1);
         }
@@ -209,7 +225,7 @@ impl RingConsumer {
             }
             std::hint::spin_loop();
             n = n.wrapping_add(1);
-            if n % 64 == 0 && Instant::now() >= spin_until {
+            if n.is_multiple_of(64) && Instant::now() >= spin_until {
                 break;
             }
         }

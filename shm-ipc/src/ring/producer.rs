@@ -116,7 +116,14 @@ impl RingProducer {
         let off = ring_offset(start, self.cap);
         // SAFETY: the header lies inside the record's reserved span (ensured);
         // RECORD_HEADER-aligned; only this producer writes it.
-        let h = unsafe { &*self.shared.seg.data().add(off as usize).cast::<RecordHeader>() };
+        let h = unsafe {
+            &*self
+                .shared
+                .seg
+                .data()
+                .add(off as usize)
+                .cast::<RecordHeader>()
+        };
         let seq = self.next_seq;
         h.len.store(len as u32, Relaxed);
         h.seq.store(seq, Relaxed);

@@ -78,7 +78,9 @@ impl RingSegment {
         let len = platform::fd_len(fd.as_fd())?;
         let capacity = len.saturating_sub(HEADER_PAGE as u64);
         if !capacity.is_power_of_two() || capacity < platform::page_size() as u64 {
-            return Err(Error::Protocol(format!("ring segment has a bad size {len}")));
+            return Err(Error::Protocol(format!(
+                "ring segment has a bad size {len}"
+            )));
         }
         let header = MmapOptions::new()
             .len(HEADER_PAGE)
@@ -97,7 +99,9 @@ impl RingSegment {
             });
         }
         if m.capacity.load(Relaxed) != capacity {
-            return Err(Error::Protocol("ring header disagrees with its size".into()));
+            return Err(Error::Protocol(
+                "ring header disagrees with its size".into(),
+            ));
         }
         let found = m.epoch.load(Relaxed);
         if found != epoch {
@@ -165,7 +169,9 @@ impl CursorSegment {
     /// Creates a cursor page, writable by the caller only once sealed.
     pub fn create() -> Result<CursorSegment> {
         let fd = platform::memfd_create(c"shm-ipc-cursor", HEADER_PAGE)?;
-        let map = MmapOptions::new().len(HEADER_PAGE).map_raw(fd.as_raw_fd())?;
+        let map = MmapOptions::new()
+            .len(HEADER_PAGE)
+            .map_raw(fd.as_raw_fd())?;
         let seg = CursorSegment { fd, map };
         let p = seg.page();
         p.magic.0.store(CURSOR_MAGIC, Relaxed);

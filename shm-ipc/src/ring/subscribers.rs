@@ -36,7 +36,12 @@ impl Subscriber {
     /// Everything before the returned position is released by this consumer.
     /// Clamped to `[floor, head]` and never decreasing, whatever the consumer wrote.
     pub fn released(&self, head: u64) -> u64 {
-        let c = self.page().cursor.0.load(Acquire).clamp(self.floor, head.max(self.floor));
+        let c = self
+            .page()
+            .cursor
+            .0
+            .load(Acquire)
+            .clamp(self.floor, head.max(self.floor));
         let seen = self.seen.load(Relaxed).max(c);
         self.seen.store(seen, Relaxed);
         seen

@@ -35,7 +35,10 @@ fn connect(args: &[String]) -> Result<Connection> {
     if let Some(c) = shm_ipc::connection::connection_from_args(args, T) {
         return Ok(c?);
     }
-    let i = args.iter().position(|a| a == "--connect").context("no -ipcfd and no --connect")?;
+    let i = args
+        .iter()
+        .position(|a| a == "--connect")
+        .context("no -ipcfd and no --connect")?;
     let addr = Address::parse(args.get(i + 1).context("--connect needs an address")?)?;
     Ok(addr.connect(T)?)
 }
@@ -74,8 +77,13 @@ fn run() -> Result<()> {
     let conn = connect(&args)?;
     match role.as_str() {
         "produce" => {
-            let (n, seed, max): (u64, u64, usize) = (arg(&args, 1)?, arg(&args, 2)?, arg(&args, 3)?);
-            let policy = if arg::<String>(&args, 4)? == "lag" { Policy::Lag } else { Policy::Block };
+            let (n, seed, max): (u64, u64, usize) =
+                (arg(&args, 1)?, arg(&args, 2)?, arg(&args, 3)?);
+            let policy = if arg::<String>(&args, 4)? == "lag" {
+                Policy::Lag
+            } else {
+                Policy::Block
+            };
             let mut tx = Sender::<Vec<u8>>::new(ChannelConfig::new(arg(&args, 5)?, policy))?;
             conn.offer(CHANNEL, &tx)?;
             wait_subscriber(&tx)?;
@@ -85,7 +93,8 @@ fn run() -> Result<()> {
             conn.wait_closed(Duration::from_secs(120));
         }
         "consume" => {
-            let (n, seed, max): (u64, u64, usize) = (arg(&args, 1)?, arg(&args, 2)?, arg(&args, 3)?);
+            let (n, seed, max): (u64, u64, usize) =
+                (arg(&args, 1)?, arg(&args, 2)?, arg(&args, 3)?);
             let mut rx = conn.subscribe::<Vec<u8>>(CHANNEL, Trust::UNTRUSTED, T)?;
             for i in 0..n {
                 let r = rx.recv_timeout(T)?;
