@@ -11,20 +11,25 @@ fn ring_records_per_second(c: &mut Criterion) {
     for size in [48usize, 1024, 64 * 1024] {
         let batch = (1 << 20) / (size + 64).max(1024);
         g.throughput(Throughput::Elements(batch as u64));
-        g.bench_with_input(BenchmarkId::new("send_then_drain", size), &size, |b, &size| {
-            let (mut tx, mut rx) = channel::<Vec<u8>>(ChannelConfig::new(4 << 20, Policy::Block)).unwrap();
-            let v = vec![7u8; size];
-            b.iter(|| {
-                for _ in 0..batch {
-                    tx.send_deferred(&v).unwrap();
-                }
-                tx.flush();
-                for _ in 0..batch {
-                    let r = rx.try_recv().unwrap().unwrap();
-                    black_box(r.len());
-                }
-            });
-        });
+        g.bench_with_input(
+            BenchmarkId::new("send_then_drain", size),
+            &size,
+            |b, &size| {
+                let (mut tx, mut rx) =
+                    channel::<Vec<u8>>(ChannelConfig::new(4 << 20, Policy::Block)).unwrap();
+                let v = vec![7u8; size];
+                b.iter(|| {
+                    for _ in 0..batch {
+                        tx.send_deferred(&v).unwrap();
+                    }
+                    tx.flush();
+                    for _ in 0..batch {
+                        let r = rx.try_recv().unwrap().unwrap();
+                        black_box(r.len());
+                    }
+                });
+            },
+        );
     }
     g.finish();
 }
@@ -55,14 +60,24 @@ fn archive_access(c: &mut Criterion) {
         b.iter(|| black_box(unsafe { rkyv::access_unchecked::<A>(black_box(&bytes)) }.len()))
     });
     g.bench_function("validate_in_place", |b| {
-        b.iter(|| black_box(rkyv::access::<A, rkyv::rancor::Error>(black_box(&bytes)).unwrap().len()))
+        b.iter(|| {
+            black_box(
+                rkyv::access::<A, rkyv::rancor::Error>(black_box(&bytes))
+                    .unwrap()
+                    .len(),
+            )
+        })
     });
     let mut scratch = rkyv::util::AlignedVec::<16>::new();
     g.bench_function("untrusted_copy_and_validate", |b| {
         b.iter(|| {
             scratch.clear();
             scratch.extend_from_slice(black_box(&bytes));
-            black_box(rkyv::access::<A, rkyv::rancor::Error>(&scratch).unwrap().len())
+            black_box(
+                rkyv::access::<A, rkyv::rancor::Error>(&scratch)
+                    .unwrap()
+                    .len(),
+            )
         })
     });
     g.finish();

@@ -195,3 +195,34 @@ fn write_from_parts_and_validate_in_place() {
     loan.commit().unwrap();
     assert!(matches!(rx.try_recv(), Err(Error::InvalidArchive(_))));
 }
+
+#[test]
+fn wakes_go_only_to_parked_consumers_and_are_coalesced() {
+    let (mut tx, mut rx) = channel::<Msg>(ChannelConfig::new(1 << 16, Policy::Block)).unwrap();
+    // Nobody parked: publishing costs no system call.
+    for i in 0..100 {
+        tx.send(&payload(i, 10)).unwrap();
+    }
+    assert_eq!(tx.stats().wakes, 0);
+    assert_eq!(tx.stats().publishes, 100);
+    for _ in 0..100 {
+        drop(rx.try_recv().unwrap().unwrap());
+    }
+    // A consumer parked at once (no spinning): a batch of 50 wakes it once.
+    rx.set_spin(Duration::ZERO);
+    let t = std::thread::spawn(move || {
+        for _ in 0..50 {
+            drop(rx.recv_timeout(Duration::from_secs(10)).unwrap());
+        }
+        rx
+    });
+    std::thread::sleep(Duration::from_millis(100)); // let it park
+    for i in 0..50 {
+        tx.send_deferred(&payload(i, 10)).unwrap();
+    }
+    tx.flush();
+    let _rx = t.join().unwrap();
+    assert_eq!(tx.stats().wakes, 1);
+    assert_eq!(tx.stats().publishes, 101);
+    assert_eq!(tx.stats().records, 150);
+}

@@ -125,6 +125,17 @@ impl<T: Message> Sender<T> {
         self.core.ring.publish();
     }
 
+    /// What the producer did so far: records, bytes, publishes, wakes, waits.
+    pub fn stats(&self) -> crate::ring::producer::ProducerStats {
+        self.core.ring.stats()
+    }
+
+    /// Bytes published but not yet released by the slowest consumer, and the
+    /// ring's capacity.
+    pub fn occupancy(&self) -> (u64, u64) {
+        (self.core.ring.occupancy(), self.core.ring.capacity())
+    }
+
     /// Largest record payload this channel carries.
     pub fn max_record(&self) -> u64 {
         self.core.ring.max_payload()

@@ -23,7 +23,21 @@ const SPIN_BEFORE_PARK: Duration = Duration::from_micros(50);
 /// Longest single park; the producer re-checks the consumer set after it.
 const PARK_SLICE: Duration = Duration::from_millis(50);
 
+/// Counters of what a producer did (for monitoring and tests).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProducerStats {
+    pub records: u64,
+    pub bytes: u64,
+    /// Publishes (head stores): fewer than records when batched.
+    pub publishes: u64,
+    /// Wake-up system calls (futex wakes and eventfd signals) sent.
+    pub wakes: u64,
+    /// Times the producer had to wait for consumers (Block) or a pin (Lag).
+    pub waits: u64,
+}
+
 pub struct RingProducer {
+    stats: ProducerStats,
     shared: Arc<RingShared>,
     cap: u64,
     policy: Policy,
@@ -48,6 +62,7 @@ impl RingProducer {
         let policy = shared.seg.policy();
         let (snapshot, snap_version) = shared.snapshot();
         RingProducer {
+            stats: ProducerStats::default(),
             shared,
             cap,
             policy,
@@ -132,6 +147,8 @@ impl RingProducer {
         }
         self.committed = start + record_span(len);
         self.next_seq += 1;
+        self.stats.records += 1;
+        self.stats.bytes += len;
         seq
     }
 
@@ -148,6 +165,7 @@ impl RingProducer {
         line.seq.store(self.next_seq, Relaxed);
         line.version.store(v + 2, Release);
         self.published = self.committed;
+        self.stats.publishes += 1;
         self.refresh();
         if self.snapshot.is_empty() {
             return;
@@ -155,10 +173,14 @@ impl RingProducer {
         // Pairs with the consumer's fence between announcing it parks and
         // re-reading head: either it sees the new head, or we see it waiting.
         fence(SeqCst);
-        self.wake_parked(&self.shared.seg.header().head.0.head);
+        self.stats.wakes += self.wake_parked();
     }
 
-    fn wake_parked(&self, head: &std::sync::atomic::AtomicU64) {
+    /// Wakes the consumers that announced a park we haven't woken yet.
+    /// Returns the number of wake-up system calls made.
+    fn wake_parked(&self) -> u64 {
+        let head = &self.shared.seg.header().head.0.head;
+        let mut calls = 0;
         let mut futex_woken = false;
         for sub in self.snapshot.iter() {
             let w = sub.page().waiting.0.load(Relaxed);
@@ -169,13 +191,29 @@ impl RingProducer {
             if w & WAIT_EVENTFD != 0 {
                 if let Some(fd) = sub.eventfd() {
                     platform::eventfd_signal(std::os::fd::AsFd::as_fd(fd));
+                    calls += 1;
                 }
             }
             if w & WAIT_FUTEX != 0 && !futex_woken {
                 platform::futex_wake(low_word(head), i32::MAX);
                 futex_woken = true;
+                calls += 1;
             }
         }
+        calls
+    }
+
+    pub fn stats(&self) -> ProducerStats {
+        self.stats
+    }
+
+    /// Bytes between the slowest consumer and the head (how full the ring is).
+    pub fn occupancy(&self) -> u64 {
+        self.slowest().map_or(0, |(r, _)| self.published - r)
+    }
+
+    pub fn capacity(&self) -> u64 {
+        self.cap
     }
 
     /// Records published so far.
@@ -241,7 +279,8 @@ impl RingProducer {
 
     /// Parks on a consumer's word while `still_blocked` holds, announcing it
     /// in the header so the consumer knows to wake us.
-    fn park_on(&self, word: &AtomicU32, still_blocked: impl Fn() -> bool) {
+    fn park_on(&mut self, word: &AtomicU32, still_blocked: impl Fn() -> bool) {
+        self.stats.waits += 1;
         let meta = &self.shared.seg.header().meta.0;
         let expected = word.load(Relaxed);
         meta.producer_waiting.store(1, SeqCst);
@@ -276,7 +315,8 @@ impl RingProducer {
         fence(SeqCst);
         self.refresh();
         let started = Instant::now();
-        for sub in self.snapshot.iter() {
+        let snapshot = Arc::clone(&self.snapshot);
+        for sub in snapshot.iter() {
             let pin = &sub.page().pin.0;
             loop {
                 let p = pin.load(SeqCst);
