@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::layout::{
-    check_record, low_word, ring_offset, Policy, RecordHeader, NO_PIN, RECORD_HEADER, WAIT_EVENTFD,
-    WAIT_FUTEX, WAIT_GEN_SHIFT,
+    check_record, low_word, ring_offset, Policy, RecordHeader, NO_PIN, RECORD_ALIGN, RECORD_HEADER,
+    WAIT_EVENTFD, WAIT_FUTEX, WAIT_GEN_SHIFT,
 };
 use super::segment::{CursorSegment, RingSegment};
 use crate::error::{Error, Result};
@@ -115,6 +115,10 @@ impl RingConsumer {
                 }
                 return Ok(None);
             }
+            if self.pos % RECORD_ALIGN != 0 {
+                // Only a broken producer (or its attach reply) can cause this.
+                return Err(Error::Protocol(format!("misaligned position {}", self.pos)));
+            }
             if self.policy == Policy::Lag {
                 page.pin.0.store(self.pos, SeqCst);
                 let oldest = header.oldest.0.load(SeqCst);
@@ -122,6 +126,11 @@ impl RingConsumer {
                     // Lapped: what we had not read yet is gone. Resync at the
                     // oldest intact record; its sequence number tells the gap.
                     page.pin.0.store(NO_PIN, Release);
+                    if oldest % RECORD_ALIGN != 0 {
+                        return Err(Error::Protocol(format!(
+                            "misaligned oldest position {oldest}"
+                        )));
+                    }
                     self.pos = oldest;
                     page.cursor.0.store(oldest, Release);
                     continue;
@@ -279,5 +288,60 @@ impl RingConsumer {
     /// Clears any armed wait after the poller woke.
     pub fn disarm(&mut self) {
         self.cursor.page().waiting.0.store(0, Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod hostile_producer {
+    //! A producer may write anything into its header and records. Whatever
+    //! it writes, a consumer returns records inside the ring or an error.
+    use super::*;
+    use crate::ring::layout::{Policy, RecordHeader, RECORD_HEADER};
+    use crate::ring::segment::RingSegment;
+    use proptest::prelude::*;
+
+    const CAP: u64 = 4096;
+
+    fn consumer(policy: Policy) -> (RingSegment, RingConsumer) {
+        let seg = RingSegment::create(CAP, policy, 1).unwrap();
+        let ro = RingSegment::open(seg.fd().try_clone().unwrap(), 1).unwrap();
+        let shared = Arc::new(ConsumerShared {
+            seg: ro,
+            eventfd: platform::eventfd().unwrap(),
+            dead: AtomicBool::new(false),
+        });
+        let c = RingConsumer::new(shared, CursorSegment::create().unwrap(), 0, 0);
+        (seg, c)
+    }
+
+    proptest! {
+        #[test]
+        fn any_header_values_give_bounded_records_or_errors(
+            head in any::<u64>(), oldest in any::<u64>(), lag in any::<bool>(),
+            records in proptest::collection::vec((any::<u32>(), any::<u64>()), 1..8),
+            offsets in proptest::collection::vec(0u64..CAP / 16, 1..8),
+        ) {
+            let (seg, mut c) = consumer(if lag { Policy::Lag } else { Policy::Block });
+            for ((len, seq), off) in records.iter().zip(&offsets) {
+                // SAFETY: off * 16 < CAP; the writable mapping is 2 * CAP long.
+                let h = unsafe { &*seg.data().add((off * 16) as usize).cast::<RecordHeader>() };
+                h.len.store(*len, Relaxed);
+                h.seq.store(*seq, Relaxed);
+            }
+            seg.header().head.0.head.store(head, Release);
+            seg.header().oldest.0.store(oldest, Release);
+            for _ in 0..16 {
+                match c.poll() {
+                    Ok(Some(r)) => {
+                        let base = c.shared.seg.data() as usize;
+                        let p = r.ptr as usize;
+                        prop_assert!(p >= base + RECORD_HEADER as usize);
+                        prop_assert!(p + r.len <= base + 2 * CAP as usize);
+                        c.release(&r);
+                    }
+                    Ok(None) | Err(_) => break,
+                }
+            }
+        }
     }
 }
