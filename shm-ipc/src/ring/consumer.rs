@@ -115,7 +115,7 @@ impl RingConsumer {
                 }
                 return Ok(None);
             }
-            if self.pos % RECORD_ALIGN != 0 {
+            if !self.pos.is_multiple_of(RECORD_ALIGN) {
                 // Only a broken producer (or its attach reply) can cause this.
                 return Err(Error::Protocol(format!("misaligned position {}", self.pos)));
             }
@@ -126,7 +126,7 @@ impl RingConsumer {
                     // Lapped: what we had not read yet is gone. Resync at the
                     // oldest intact record; its sequence number tells the gap.
                     page.pin.0.store(NO_PIN, Release);
-                    if oldest % RECORD_ALIGN != 0 {
+                    if !oldest.is_multiple_of(RECORD_ALIGN) {
                         return Err(Error::Protocol(format!(
                             "misaligned oldest position {oldest}"
                         )));
