@@ -705,7 +705,11 @@ impl Inner {
                         }
                     }
                 })?;
-            // Attached goes out before any record: the reply is sent first.
+            // Subscribed before the reply: every record published after the
+            // peer's `subscribe` returns reaches it. (Records may even arrive
+            // before `Attached`; the peer routes them already.)
+            fanout.add(channel, tx, Arc::clone(&alive));
+            self.lock_state().peer_streams.push(alive);
             self.send(
                 &Msg::Attached {
                     channel,
@@ -713,10 +717,7 @@ impl Inner {
                     start_seq: 0,
                 },
                 &[],
-            )?;
-            fanout.add(channel, tx, Arc::clone(&alive));
-            self.lock_state().peer_streams.push(alive);
-            Ok(())
+            )
         }
     }
 
