@@ -1,0 +1,208 @@
+//! The archived block, byte for byte: the rkyv types and the invariants that
+//! validation checks.
+//!
+//! ```text
+//! [raw: the block exactly as on the wire: header, tx count, transactions]
+//! [txs:     TxEntry     x tx count     (96 bytes each)]
+//! [inputs:  InputEntry  x input count  (60 bytes each)]
+//! [outputs: OutputEntry x output count (16 bytes each)]
+//! [root:    ArchivedBlockArchive { hash, raw, txs, inputs, outputs } (64 bytes)]
+//! ```
+//!
+//! Every byte string (a transaction, a scriptSig, a witness, a scriptPubKey)
+//! is an `(offset, len)` range into `raw`, the only copy of the wire bytes.
+//! Output N of transaction M is `outputs[txs[M].first_output + N]`; inputs
+//! likewise. The entries are plain little-endian data with no padding, so
+//! rkyv writes each table with a single copy (its "copy optimization").
+
+use rkyv::{Archive, Deserialize, Serialize};
+
+/// Bit of [`TxEntry::flags`]: the transaction is serialized with witnesses
+/// (BIP144 marker and flag).
+pub const TX_SEGWIT: u32 = 1;
+
+/// One transaction: its ids (computed once, when the block was parsed) and
+/// where its bytes, inputs and outputs are.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[rkyv(derive(Debug))]
+#[repr(C)]
+pub struct TxEntry {
+    /// sha256d of the serialization without witnesses (internal byte order).
+    pub txid: [u8; 32],
+    /// sha256d of the full serialization (equal to `txid` without witnesses).
+    pub wtxid: [u8; 32],
+    /// Start of the transaction in `raw`.
+    pub offset: u32,
+    /// Length of the full serialization (with witnesses).
+    pub len: u32,
+    /// Length without marker, flag and witnesses (BIP141 base size).
+    pub base_len: u32,
+    /// Index of the first input in `inputs`.
+    pub first_input: u32,
+    pub n_inputs: u32,
+    /// Index of the first output in `outputs`.
+    pub first_output: u32,
+    pub n_outputs: u32,
+    /// [`TX_SEGWIT`] or 0.
+    pub flags: u32,
+}
+
+/// One input: its prevout and sequence by value, scriptSig and witness as
+/// ranges into `raw`.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[rkyv(derive(Debug))]
+#[repr(C)]
+pub struct InputEntry {
+    /// Txid of the output spent (internal byte order, as on the wire).
+    pub prev_txid: [u8; 32],
+    pub prev_vout: u32,
+    pub sequence: u32,
+    pub script_sig_offset: u32,
+    pub script_sig_len: u32,
+    /// The witness items as serialized (each a CompactSize length and its
+    /// bytes), after the item count. Empty without witness.
+    pub witness_offset: u32,
+    pub witness_len: u32,
+    /// Number of witness items.
+    pub witness_items: u32,
+}
+
+/// One output: its value and the scriptPubKey as a range into `raw`.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[rkyv(derive(Debug))]
+#[repr(C)]
+pub struct OutputEntry {
+    /// Value in satoshis.
+    pub value: u64,
+    pub script_offset: u32,
+    pub script_len: u32,
+}
+
+/// The archived block's schema. Nothing builds this owned form on the hot
+/// path: [`BlockWire`](super::BlockWire) serializes straight from wire bytes
+/// into [`ArchivedBlockArchive`]. It exists to define that archived type
+/// (and to deserialize an archive into owned memory, for tests and tools).
+///
+/// Validation (`rkyv::access`, or an untrusted shm-ipc receiver) checks the
+/// structure and, through [`Verify`](rkyv::bytecheck::Verify), that every
+/// range and index is in bounds and that the tables tile exactly, so the
+/// accessors of a validated archive never go out of bounds. It does not
+/// re-hash: see [`check_hashes`](super::check::check_hashes) for a producer
+/// you don't trust.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
+#[rkyv(bytecheck(verify))]
+pub struct BlockArchive {
+    /// Block hash (sha256d of the header, internal byte order).
+    pub hash: [u8; 32],
+    /// The block as on the wire: 80-byte header, tx count, transactions.
+    pub raw: Vec<u8>,
+    pub txs: Vec<TxEntry>,
+    pub inputs: Vec<InputEntry>,
+    pub outputs: Vec<OutputEntry>,
+}
+
+/// Offset and length of the header in `raw`.
+pub const HEADER_LEN: usize = 80;
+
+/// Smallest transaction: version, input count, output count, lock time.
+pub const MIN_TX_LEN: usize = 10;
+
+// The tables must be copied in one go: entries without padding, laid out
+// identically in their owned and archived forms.
+const _: () = {
+    assert!(<TxEntry as Archive>::COPY_OPTIMIZATION.is_enabled());
+    assert!(<InputEntry as Archive>::COPY_OPTIMIZATION.is_enabled());
+    assert!(<OutputEntry as Archive>::COPY_OPTIMIZATION.is_enabled());
+    assert!(core::mem::size_of::<ArchivedTxEntry>() == 96);
+    assert!(core::mem::size_of::<ArchivedInputEntry>() == 60);
+    assert!(core::mem::size_of::<ArchivedOutputEntry>() == 16);
+};
+
+mod verify {
+    use rkyv::bytecheck::Verify;
+    use rkyv::rancor::{fail, Fallible, Source};
+
+    use super::*;
+
+    /// Why an archive's cross-references are inconsistent.
+    #[derive(Debug, thiserror::Error)]
+    #[error("inconsistent block archive: {0}")]
+    pub struct Inconsistent(pub String);
+
+    fn in_raw(raw_len: usize, offset: u32, len: u32) -> bool {
+        offset as usize + len as usize <= raw_len
+    }
+
+    impl ArchivedBlockArchive {
+        /// Checks every invariant the accessors rely on; the reason if one fails.
+        pub(crate) fn inconsistency(&self) -> Option<String> {
+            let raw = self.raw.len();
+            if raw < HEADER_LEN {
+                return Some(format!("raw is {raw} bytes, shorter than a header"));
+            }
+            let (mut next_in, mut next_out) = (0usize, 0usize);
+            for (m, t) in self.txs.iter().enumerate() {
+                let (off, len, base) = (t.offset.to_native(), t.len.to_native(), t.base_len);
+                let base = base.to_native();
+                let segwit = t.flags.to_native() == TX_SEGWIT;
+                if !in_raw(raw, off, len) || (off as usize) < HEADER_LEN {
+                    return Some(format!("tx {m}: bytes {off}+{len} outside raw"));
+                }
+                if (len as usize) < MIN_TX_LEN || (base as usize) < MIN_TX_LEN {
+                    return Some(format!("tx {m}: shorter than a transaction"));
+                }
+                if !matches!(t.flags.to_native(), 0 | TX_SEGWIT)
+                    || (segwit && base + 2 > len)
+                    || (!segwit && base != len)
+                {
+                    return Some(format!("tx {m}: flags and base size disagree"));
+                }
+                let (fi, ni) = (t.first_input.to_native(), t.n_inputs.to_native());
+                let (fo, no) = (t.first_output.to_native(), t.n_outputs.to_native());
+                if fi as usize != next_in || fo as usize != next_out {
+                    return Some(format!(
+                        "tx {m}: inputs or outputs don't follow the previous tx"
+                    ));
+                }
+                next_in += ni as usize;
+                next_out += no as usize;
+            }
+            if next_in != self.inputs.len() || next_out != self.outputs.len() {
+                return Some("the transactions don't account for every input and output".into());
+            }
+            for (i, e) in self.inputs.iter().enumerate() {
+                let ss = in_raw(
+                    raw,
+                    e.script_sig_offset.to_native(),
+                    e.script_sig_len.to_native(),
+                );
+                let w = in_raw(raw, e.witness_offset.to_native(), e.witness_len.to_native());
+                if !ss || !w {
+                    return Some(format!("input {i}: scriptSig or witness outside raw"));
+                }
+            }
+            for (i, e) in self.outputs.iter().enumerate() {
+                if !in_raw(raw, e.script_offset.to_native(), e.script_len.to_native()) {
+                    return Some(format!("output {i}: scriptPubKey outside raw"));
+                }
+            }
+            None
+        }
+    }
+
+    // SAFETY: `verify` returns Ok only when `inconsistency` found nothing,
+    // that is when every invariant documented on `BlockArchive` holds. No
+    // unsafe code relies on these invariants (the accessors index with
+    // bounds checks); they only make the accessors panic-free.
+    unsafe impl<C: Fallible + ?Sized> Verify<C> for ArchivedBlockArchive
+    where
+        C::Error: Source,
+    {
+        fn verify(&self, _context: &mut C) -> Result<(), C::Error> {
+            match self.inconsistency() {
+                None => Ok(()),
+                Some(why) => fail!(Inconsistent(why)),
+            }
+        }
+    }
+}
