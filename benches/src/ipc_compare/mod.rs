@@ -164,11 +164,11 @@ impl RunConfig {
     pub fn quick() -> Self {
         Self {
             quick: true,
-            latency_budget: Duration::from_millis(80),
+            latency_budget: Duration::from_millis(150),
             latency_warmup: 3,
             latency_min_samples: 15,
             latency_max_samples: 200_000,
-            throughput_budget: Duration::from_millis(80),
+            throughput_budget: Duration::from_millis(150),
             throughput_min_msgs: 8,
             throughput_max_msgs: 2_000_000,
             child_timeout: Duration::from_secs(20),

@@ -132,9 +132,9 @@ pub fn make_payload(payload_bytes: usize) -> BlockPayload {
 
 /// Human-readable size: `64 B`, `1 KiB`, `4 MiB`, or the byte count.
 pub fn format_size(bytes: usize) -> String {
-    if bytes >= 1 << 20 && bytes % (1 << 20) == 0 {
+    if bytes >= 1 << 20 && bytes.is_multiple_of(1 << 20) {
         format!("{} MiB", bytes >> 20)
-    } else if bytes >= 1 << 10 && bytes % (1 << 10) == 0 {
+    } else if bytes >= 1 << 10 && bytes.is_multiple_of(1 << 10) {
         format!("{} KiB", bytes >> 10)
     } else {
         format!("{bytes} B")

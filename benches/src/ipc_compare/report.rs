@@ -130,8 +130,8 @@ mod tests {
             keys,
             [
                 "bytes_per_s",
-                "msgs_per_s",
                 "mode",
+                "msgs_per_s",
                 "p50_ns",
                 "p99_ns",
                 "payload_bytes",

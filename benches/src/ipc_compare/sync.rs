@@ -131,7 +131,7 @@ impl SharedRegion {
     /// The 32-bit atomic word at byte `offset` (4-aligned, in bounds).
     pub fn atomic_u32(&self, offset: usize) -> &AtomicU32 {
         assert!(
-            offset % 4 == 0 && offset + 4 <= self.len,
+            offset.is_multiple_of(4) && offset + 4 <= self.len,
             "bad offset {offset}"
         );
         // SAFETY: in bounds and 4-aligned (mmap is page-aligned); the memory
@@ -418,7 +418,7 @@ impl SyncChannel {
         }
         let c = self.inner.calls.get().wrapping_add(1);
         self.inner.calls.set(c);
-        if c % CHECK_EVERY == 0 {
+        if c.is_multiple_of(CHECK_EVERY) {
             self.check_now()?;
             // A long spin: let a peer that shares this core (an overloaded
             // machine) run. Costs nothing when the core is not contended.
@@ -440,19 +440,16 @@ impl SyncChannel {
             bail!("timed out");
         }
         let pid = self.inner.peer_pid.get();
-        match self.inner.side {
-            Side::Parent if pid > 0 => {
-                if child_exited(pid) {
-                    bail!("the child process exited early");
-                }
+        let peer_gone = match self.inner.side {
+            Side::Parent => pid > 0 && child_exited(pid),
+            // SAFETY: getppid never fails.
+            Side::Child => (unsafe { libc::getppid() }) != pid,
+        };
+        if peer_gone {
+            match self.inner.side {
+                Side::Parent => bail!("the child process exited early"),
+                Side::Child => bail!("the parent process died"),
             }
-            Side::Child => {
-                // SAFETY: getppid never fails.
-                if unsafe { libc::getppid() } != pid {
-                    bail!("the parent process died");
-                }
-            }
-            _ => {}
         }
         Ok(())
     }

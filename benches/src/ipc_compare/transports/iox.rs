@@ -277,7 +277,7 @@ impl IoxEndpoint {
 /// Reads the items of a received sample in place; returns their count.
 fn items(sample: &Sample<Svc, [u8], ()>) -> Result<usize> {
     let bytes = sample.payload();
-    if (bytes.as_ptr() as usize) % ALIGN != 0 {
+    if !(bytes.as_ptr() as usize).is_multiple_of(ALIGN) {
         bail!("sample payload is not {ALIGN}-aligned");
     }
     // SAFETY: the bytes are an archive of BlockPayload written by our peer
