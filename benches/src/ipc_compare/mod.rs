@@ -440,7 +440,13 @@ pub fn run(opts: &Options) -> Result<ExitCode> {
                 if !t.modes().contains(&mode) || !t.payloads(&[payload]).contains(&payload) {
                     continue;
                 }
-                match run_row(*t, &cfg, payload, mode) {
+                // A panicking transport is one failed row, not a dead run
+                // (its ChildGuard kills the child while unwinding).
+                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    run_row(*t, &cfg, payload, mode)
+                }))
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("the transport panicked")));
+                match outcome {
                     Ok(row) => {
                         eprintln!(
                             "ipc-compare: {:<22} {:>7} {:<8} p50 {:>10}  p99 {:>10}  {:>12.0} msg/s",
