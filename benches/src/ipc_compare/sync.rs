@@ -222,6 +222,10 @@ const REGION_LEN: usize = 4096;
 
 /// How often [`SyncChannel::check`] does its full (syscall) check.
 const CHECK_EVERY: u32 = 4096;
+/// How often [`SyncChannel::check`] reads the clock.
+const CLOCK_EVERY: u32 = 256;
+/// A spin yields the CPU at most this often (see [`SyncChannel::check`]).
+pub const SPIN_YIELD_EVERY: Duration = Duration::from_micros(50);
 /// How long a blocking wait sleeps before re-checking liveness.
 const BLOCK_SLICE: Duration = Duration::from_millis(50);
 
@@ -232,6 +236,7 @@ struct Inner {
     /// Parent: the child's pid (set by spawn). Child: the parent's pid.
     peer_pid: Cell<i32>,
     calls: Cell<u32>,
+    last_yield: Cell<Instant>,
 }
 
 /// The bench-only side channel between parent and child (see the module
@@ -256,6 +261,7 @@ impl SyncChannel {
                 deadline: Instant::now() + timeout,
                 peer_pid: Cell::new(0),
                 calls: Cell::new(0),
+                last_yield: Cell::new(Instant::now()),
             }),
         })
     }
@@ -276,6 +282,7 @@ impl SyncChannel {
                 deadline: Instant::now() + timeout,
                 peer_pid: Cell::new(ppid),
                 calls: Cell::new(0),
+                last_yield: Cell::new(Instant::now()),
             }),
         })
     }
@@ -407,6 +414,13 @@ impl SyncChannel {
 
     /// Cheap check for spin loops: the peer's failure flag on every call, the
     /// deadline and the peer's liveness every few thousand calls.
+    ///
+    /// It also yields the CPU (`sched_yield`) at most every
+    /// [`SPIN_YIELD_EVERY`] of continued spinning: on an idle machine that
+    /// costs a fraction of a microsecond now and then (and never touches a
+    /// handoff shorter than a few hundred polls), but when the two processes
+    /// have to share one core (another job on the other one) it lets the peer
+    /// run instead of spinning out a whole scheduler tick.
     #[inline]
     pub fn check(&self) -> Result<()> {
         let peer_failed = match self.inner.side {
@@ -418,11 +432,15 @@ impl SyncChannel {
         }
         let c = self.inner.calls.get().wrapping_add(1);
         self.inner.calls.set(c);
-        if c.is_multiple_of(CHECK_EVERY) {
-            self.check_now()?;
-            // A long spin: let a peer that shares this core (an overloaded
-            // machine) run. Costs nothing when the core is not contended.
-            std::thread::yield_now();
+        if c.is_multiple_of(CLOCK_EVERY) {
+            let now = Instant::now();
+            if now.duration_since(self.inner.last_yield.get()) >= SPIN_YIELD_EVERY {
+                self.inner.last_yield.set(now);
+                std::thread::yield_now();
+            }
+            if c.is_multiple_of(CHECK_EVERY) {
+                self.check_now()?;
+            }
         }
         Ok(())
     }

@@ -109,14 +109,25 @@ impl Dir {
         })
     }
 
-    /// Waits for `ev`: a timed wait in one-second slices, checking the peer
-    /// between slices.
-    fn wait(ev: &dyn EventImpl, sync: &SyncChannel) -> Result<()> {
-        loop {
-            if ev.wait(Timeout::Val(WAIT_SLICE)).is_ok() {
-                return Ok(());
-            }
-            sync.check_now()?;
+    /// Waits for `ev`. Blocking: a timed wait in one-second slices,
+    /// checking the peer between slices. Spin: polls the `BusyEvent` (a
+    /// zero timeout is one look at its flag) in our own loop, so that the
+    /// spin gets the same peer checks and yields as every other transport's.
+    fn wait(ev: &dyn EventImpl, mode: Mode, sync: &SyncChannel) -> Result<()> {
+        match mode {
+            Mode::Blocking => loop {
+                if ev.wait(Timeout::Val(WAIT_SLICE)).is_ok() {
+                    return Ok(());
+                }
+                sync.check_now()?;
+            },
+            Mode::Spin => loop {
+                if ev.wait(Timeout::Val(Duration::ZERO)).is_ok() {
+                    return Ok(());
+                }
+                std::hint::spin_loop();
+                sync.check()?;
+            },
         }
     }
 
@@ -143,8 +154,8 @@ impl Dir {
     }
 
     /// Waits for "full", then deserializes from the segment under the lock.
-    fn take(&self, sync: &SyncChannel) -> Result<BlockPayload> {
-        Self::wait(self.full.as_ref(), sync)?;
+    fn take(&self, mode: Mode, sync: &SyncChannel) -> Result<BlockPayload> {
+        Self::wait(self.full.as_ref(), mode, sync)?;
         let _g = self.lock.lock().map_err(rs("lock"))?;
         // SAFETY: as in `put`; we hold the mutex, and the length was written
         // by the peer under it (checked against the capacity).
@@ -164,6 +175,7 @@ struct ShmEndpoint {
     out: Dir,
     inp: Dir,
     shmem: Shmem,
+    mode: Mode,
     sync: SyncChannel,
     payload: BlockPayload,
     buf: Vec<u8>,
@@ -210,6 +222,7 @@ impl ShmEndpoint {
             out,
             inp,
             shmem,
+            mode,
             sync,
             payload: make_payload(payload_bytes),
             buf: Vec::new(),
@@ -231,7 +244,7 @@ impl PingPong for ShmEndpoint {
     }
 
     fn recv(&mut self) -> Result<usize> {
-        let v = self.inp.take(&self.sync)?;
+        let v = self.inp.take(self.mode, &self.sync)?;
         let n = v.txs.len();
         self.last = Some(v);
         Ok(n)
@@ -244,7 +257,7 @@ impl Producer for ShmEndpoint {
         let b = postcard::to_extend(value, std::mem::take(&mut self.buf))?;
         self.buf = b;
         if self.sent > 0 {
-            Dir::wait(self.out.empty.as_ref(), &self.sync)?;
+            Dir::wait(self.out.empty.as_ref(), self.mode, &self.sync)?;
         }
         self.sent += 1;
         self.out.put(&self.buf)
@@ -253,7 +266,7 @@ impl Producer for ShmEndpoint {
 
 impl Consumer for ShmEndpoint {
     fn recv(&mut self) -> Result<usize> {
-        let v = self.inp.take(&self.sync)?;
+        let v = self.inp.take(self.mode, &self.sync)?;
         self.inp
             .empty
             .set(EventState::Signaled)
