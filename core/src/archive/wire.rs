@@ -38,6 +38,8 @@ pub enum WireError {
 /// rust-bitcoin's `MAX_VEC_SIZE`: the limit on a witness's item count and
 /// on its serialized items, which its decoder enforces.
 const MAX_VEC_SIZE: u64 = 4_000_000;
+/// Most transaction entries reserved before any is parsed.
+const MAX_TX_RESERVE: usize = 1 << 14;
 /// Smallest input: prevout (36), empty scriptSig (1), sequence (4).
 const MIN_INPUT_LEN: usize = 41;
 /// Smallest output: value (8), empty scriptPubKey (1).
@@ -139,7 +141,7 @@ impl<'a> Reader<'a> {
         let at = self.pos;
         let count = self.compact_size()?;
         let remaining = self.remaining();
-        if count > (remaining / min_len) as u64 {
+        if count.saturating_mul(min_len as u64) > remaining as u64 {
             return Err(WireError::CountTooLarge {
                 what,
                 count,
@@ -216,7 +218,10 @@ impl BlockIndex {
         let mut r = Reader::new(block);
         r.take(HEADER_LEN as u64)?;
         let n_tx = r.count("transaction", MIN_TX_LEN)?;
-        self.txs.reserve(n_tx as usize);
+        // A count that fits the bytes could still ask for ~10x their size
+        // (a 96-byte entry per 10-byte minimal tx): reserve for a real
+        // block's worth at most, and let parsed transactions grow the rest.
+        self.txs.reserve((n_tx as usize).min(MAX_TX_RESERVE));
         for tx in 0..n_tx as usize {
             self.parse_tx(&mut r, tx)?;
         }
@@ -423,5 +428,20 @@ mod tests {
             })
         ));
         assert_eq!(index.txs.capacity(), 0);
+    }
+
+    #[test]
+    fn a_count_that_fits_reserves_a_real_blocks_worth_at_most() {
+        // 100,000 transactions claimed, and 1 MB to hold them: plausible,
+        // but the first one is malformed.
+        let mut block = vec![0u8; 80];
+        block.extend_from_slice(&[0xfe, 0xa0, 0x86, 0x01, 0x00]);
+        block.resize(block.len() + 1_000_000, 0);
+        let mut index = BlockIndex::default();
+        assert_eq!(
+            index.parse(&block),
+            Err(WireError::UnsupportedSegwitFlag { tx: 0, flag: 0 })
+        );
+        assert_eq!(index.txs.capacity(), MAX_TX_RESERVE);
     }
 }
