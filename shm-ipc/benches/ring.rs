@@ -22,7 +22,7 @@ fn ring_records_per_second(c: &mut Criterion) {
                     for _ in 0..batch {
                         tx.send_deferred(&v).unwrap();
                     }
-                    tx.flush();
+                    tx.flush().unwrap();
                     for _ in 0..batch {
                         let r = rx.try_recv().unwrap().unwrap();
                         black_box(r.len());

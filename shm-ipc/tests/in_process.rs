@@ -220,7 +220,7 @@ fn wakes_go_only_to_parked_consumers_and_are_coalesced() {
     for i in 0..50 {
         tx.send_deferred(&payload(i, 10)).unwrap();
     }
-    tx.flush();
+    tx.flush().unwrap();
     let _rx = t.join().unwrap();
     assert_eq!(tx.stats().wakes, 1);
     assert_eq!(tx.stats().publishes, 101);

@@ -49,10 +49,8 @@ pub mod stats;
 pub mod sync;
 pub mod transports;
 
-// `shm_ipc.rs` (the project's own engine: `shm-ipc`, `shm-ipc-untrusted`,
-// `shm-ipc-tcp`) is written separately. When the file exists, add here:
-//     mod shm_ipc;
-// and its transports in `registry()` below.
+/// The project's own engine: `shm-ipc`, `shm-ipc-untrusted`, `shm-ipc-tcp`.
+pub mod shm_ipc;
 
 use std::fmt;
 use std::process::ExitCode;
@@ -266,10 +264,9 @@ pub fn registry() -> Vec<Box<dyn Transport>> {
         Box::new(iox::Iceoryx2),
         Box::new(shmem::SharedMemoryRawSync),
         Box::new(capnp_sock::Capnp),
-        // shm-ipc transports go here (from shm_ipc.rs, once it exists), e.g.
-        //     Box::new(shm_ipc::ShmIpc::trusted()),
-        //     Box::new(shm_ipc::ShmIpc::untrusted()),
-        //     Box::new(shm_ipc::ShmIpc::tcp()),
+        Box::new(shm_ipc::ShmIpc::trusted()),
+        Box::new(shm_ipc::ShmIpc::untrusted()),
+        Box::new(shm_ipc::ShmIpc::tcp()),
     ]
 }
 

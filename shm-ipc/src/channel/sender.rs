@@ -51,22 +51,44 @@ pub(crate) struct SenderCore {
     pub(crate) streams: Arc<StreamFanout>,
     pub(crate) epoch: u64,
     timeout: Option<Duration>,
+    /// Committed records not yet published, copied for stream subscribers
+    /// (copied at commit, because the ring may reuse their space before the
+    /// next publish; sent at publish, like the ring makes them visible).
+    unstreamed: Vec<(u64, Vec<u8>)>,
 }
 
 impl SenderCore {
     fn commit(&mut self, start: u64, len: usize, publish: bool) -> Result<u64> {
         let seq = self.ring.commit_local(start, len as u64);
-        if publish {
-            self.ring.publish();
-        }
         if !self.streams.is_empty() {
             // SAFETY: the record was just written and committed by us; it lies
             // inside the mapping and no one else writes it.
             let bytes = unsafe { std::slice::from_raw_parts(self.ring.payload_ptr(start), len) };
-            self.streams
-                .push(seq, bytes, self.ring.shared().seg.policy(), self.timeout)?;
+            self.unstreamed.push((seq, bytes.to_vec()));
+        }
+        if publish {
+            self.publish()?;
         }
         Ok(seq)
+    }
+
+    /// Makes committed records visible: in the ring, and on the streams.
+    fn publish(&mut self) -> Result<()> {
+        self.ring.publish();
+        if self.unstreamed.is_empty() {
+            return Ok(());
+        }
+        let policy = self.ring.shared().seg.policy();
+        for (seq, bytes) in std::mem::take(&mut self.unstreamed) {
+            self.streams.push(seq, &bytes, policy, self.timeout)?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for SenderCore {
+    fn drop(&mut self) {
+        let _ = self.publish();
     }
 }
 
@@ -92,6 +114,7 @@ impl<T: Message> Sender<T> {
                 streams: Arc::new(StreamFanout::default()),
                 epoch,
                 timeout: cfg.send_timeout,
+                unstreamed: Vec::new(),
             },
             _t: PhantomData,
         })
@@ -120,9 +143,10 @@ impl<T: Message> Sender<T> {
         self.loan().write(value)?.commit_deferred()
     }
 
-    /// Publishes deferred records and wakes parked consumers.
-    pub fn flush(&mut self) {
-        self.core.ring.publish();
+    /// Publishes deferred records and wakes parked consumers. (Fails only
+    /// for stream subscribers: `Timeout` when a `Block` stream stays full.)
+    pub fn flush(&mut self) -> Result<()> {
+        self.core.publish()
     }
 
     /// What the producer did so far: records, bytes, publishes, wakes, waits.

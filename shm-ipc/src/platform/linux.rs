@@ -156,7 +156,7 @@ impl DoubleMapping {
                     (base as *mut u8).add(half * len).cast(),
                     len,
                     prot,
-                    libc::MAP_SHARED | libc::MAP_FIXED,
+                    libc::MAP_SHARED | libc::MAP_FIXED | libc::MAP_POPULATE,
                     fd.as_raw_fd(),
                     offset as libc::off_t,
                 )
