@@ -216,7 +216,14 @@ fn wakes_go_only_to_parked_consumers_and_are_coalesced() {
         }
         rx
     });
-    std::thread::sleep(Duration::from_millis(100)); // let it park
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while tx.parked_consumers() == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the consumer never parked"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
     for i in 0..50 {
         tx.send_deferred(&payload(i, 10)).unwrap();
     }
@@ -225,4 +232,23 @@ fn wakes_go_only_to_parked_consumers_and_are_coalesced() {
     assert_eq!(tx.stats().wakes, 1);
     assert_eq!(tx.stats().publishes, 101);
     assert_eq!(tx.stats().records, 150);
+}
+
+#[test]
+fn a_kept_record_stays_until_released_or_the_next_receive() {
+    let (mut tx, mut rx) = channel::<Msg>(ChannelConfig::new(1 << 14, Policy::Block)).unwrap();
+    tx.send(&payload(0, 100)).unwrap();
+    tx.send(&payload(1, 100)).unwrap();
+    let kept = rx.try_recv().unwrap().unwrap().keep();
+    assert_eq!(kept.as_slice(), payload(0, 100).as_slice());
+    let full = tx.occupancy().0;
+    assert!(full > 0);
+    rx.release_held();
+    let after_release = tx.occupancy().0;
+    assert!(after_release < full, "release_held gave the space back");
+    // kept again, then released implicitly by the next receive
+    let kept = rx.try_recv().unwrap().unwrap().keep();
+    assert_eq!(kept.as_slice(), payload(1, 100).as_slice());
+    assert!(rx.try_recv().unwrap().is_none());
+    assert_eq!(tx.occupancy().0, 0);
 }

@@ -111,20 +111,22 @@ impl Endpoint {
     }
 
     /// Receives one message and reads its item count, as the iceoryx2
-    /// transport does; the record is released before returning.
+    /// transport does.
     fn receive(&mut self) -> Result<usize> {
-        let use_it = |r: &shm_ipc::Record<'_, BlockPayload>| r.txs.len();
+        // Kept, not released here: `prepare` releases it, outside the clock,
+        // as the iceoryx2 transport drops its last sample in `prepare`.
+        let use_it = |r: shm_ipc::Record<'_, BlockPayload>| r.keep().txs.len();
         match self.mode {
             Mode::Spin => loop {
                 if let Some(r) = self.rx.try_recv()? {
-                    return Ok(use_it(&r));
+                    return Ok(use_it(r));
                 }
                 std::hint::spin_loop();
                 self.sync.check()?;
             },
             Mode::Blocking => loop {
                 match self.rx.recv_timeout(SLICE) {
-                    Ok(r) => return Ok(use_it(&r)),
+                    Ok(r) => return Ok(use_it(r)),
                     Err(shm_ipc::Error::Timeout) => self.sync.check_now()?,
                     Err(e) => return Err(e.into()),
                 }
@@ -135,6 +137,7 @@ impl Endpoint {
 
 impl PingPong for Endpoint {
     fn prepare(&mut self) -> Result<()> {
+        self.rx.release_held();
         self.tx.send_deferred(&self.payload)?;
         Ok(())
     }

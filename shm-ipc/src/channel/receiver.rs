@@ -45,7 +45,7 @@ enum Release<'r> {
     Stream(&'r mut StreamConsumer),
 }
 
-impl<T: Message> Record<'_, T> {
+impl<'r, T: Message> Record<'r, T> {
     /// The record's sequence number in its channel (0, 1, 2, ...).
     pub fn seq(&self) -> u64 {
         self.seq
@@ -54,6 +54,20 @@ impl<T: Message> Record<'_, T> {
     /// The archive's bytes.
     pub fn bytes(&self) -> &[u8] {
         self.bytes
+    }
+
+    /// Keeps the record after this handle is gone: its space is released by
+    /// [`Receiver::release_held`] or at the start of the next receive, not
+    /// now. Lets a consumer move the release (a cursor store and a fence)
+    /// out of its hot path. The reference borrows the receiver, so the
+    /// record can't be released while it is in use.
+    pub fn keep(mut self) -> &'r T::Archived {
+        match std::mem::replace(&mut self.release, Release::Nothing) {
+            Release::Nothing => {}
+            Release::Ring(c, r) => c.hold(r),
+            Release::Stream(s) => s.hold(),
+        }
+        self.archived
     }
 }
 
@@ -89,6 +103,18 @@ impl<T: Message> Receiver<T> {
             trust,
             scratch: AlignedVec::new(),
             _t: PhantomData,
+        }
+    }
+
+    /// Releases a record kept with [`Record::keep`], if any.
+    pub fn release_held(&mut self) {
+        match &mut self.source {
+            Source::Ring(c) => c.release_held(),
+            Source::Stream(s) => {
+                if s.is_held() {
+                    s.release();
+                }
+            }
         }
     }
 

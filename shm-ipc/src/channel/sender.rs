@@ -154,6 +154,11 @@ impl<T: Message> Sender<T> {
         self.core.ring.stats()
     }
 
+    /// Consumers (through shared memory) parked right now, waiting for a record.
+    pub fn parked_consumers(&self) -> usize {
+        self.core.ring.parked_consumers()
+    }
+
     /// Bytes published but not yet released by the slowest consumer, and the
     /// ring's capacity.
     pub fn occupancy(&self) -> (u64, u64) {

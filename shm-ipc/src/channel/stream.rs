@@ -104,6 +104,8 @@ impl StreamFanout {
 pub struct StreamConsumer {
     rx: QueueRx<InFrame>,
     current: Option<InFrame>,
+    /// The current frame was kept past its record (see `Record::keep`).
+    held: bool,
     expected: Option<u64>,
     dead: Arc<AtomicBool>,
     eventfd: Arc<std::os::fd::OwnedFd>,
@@ -118,6 +120,7 @@ impl StreamConsumer {
         StreamConsumer {
             rx,
             current: None,
+            held: false,
             expected: None,
             dead,
             eventfd,
@@ -130,6 +133,9 @@ impl StreamConsumer {
 
     /// The next frame, waiting up to `timeout` (`Some(ZERO)`: don't wait).
     pub fn next(&mut self, timeout: Option<Duration>) -> Result<Option<&InFrame>> {
+        if self.held {
+            self.release();
+        }
         if self.current.is_none() {
             let got = match timeout {
                 Some(t) if t.is_zero() => self.rx.try_recv().map_err(|e| e.is_disconnected()),
@@ -174,8 +180,18 @@ impl StreamConsumer {
         Ok(self.current.as_ref())
     }
 
+    pub fn is_held(&self) -> bool {
+        self.held
+    }
+
+    /// Keeps the current frame until the next `next` (or `release`).
+    pub fn hold(&mut self) {
+        self.held = self.current.is_some();
+    }
+
     /// Drops the current frame after use.
     pub fn release(&mut self) {
+        self.held = false;
         if let Some(f) = self.current.take() {
             self.expected = Some(f.seq + 1);
         }

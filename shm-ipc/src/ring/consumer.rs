@@ -57,6 +57,9 @@ pub struct RingConsumer {
     expected: Option<u64>,
     gen: u32,
     spin: Duration,
+    /// A record the user kept past its `Record` (released before the next
+    /// poll): its sequence number and the position after it.
+    held: Option<(u64, u64)>,
 }
 
 impl RingConsumer {
@@ -80,6 +83,7 @@ impl RingConsumer {
             expected: Some(start_seq),
             gen: 0,
             spin: Duration::from_micros(20),
+            held: None,
         }
     }
 
@@ -99,6 +103,7 @@ impl RingConsumer {
     /// The next record, if one is published. It stays in the ring (and, in a
     /// `Lag` ring, protected from being overwritten) until [`release`](Self::release).
     pub fn poll(&mut self) -> Result<Option<RawRecord>> {
+        self.release_held();
         let header = self.shared.seg.header();
         let page = self.cursor.page();
         loop {
@@ -139,17 +144,23 @@ impl RingConsumer {
                 return Err(Error::Protocol("producer ran past a consumer".into()));
             }
             let off = ring_offset(self.pos, self.cap);
-            // SAFETY: off < cap, the record header is 16 bytes and the mapping is
-            // 2 * cap long; the header is made of atomics, valid for any bytes.
-            let rh = unsafe {
-                &*self
-                    .shared
-                    .seg
-                    .data()
-                    .add(off as usize)
-                    .cast::<RecordHeader>()
+            let (len, seq) = match self.newest_hint() {
+                Some(hint) => hint,
+                None => {
+                    // SAFETY: off < cap, the record header is 16 bytes and the
+                    // mapping is 2 * cap long; the header is made of atomics,
+                    // valid for any bytes.
+                    let rh = unsafe {
+                        &*self
+                            .shared
+                            .seg
+                            .data()
+                            .add(off as usize)
+                            .cast::<RecordHeader>()
+                    };
+                    (rh.len.load(Relaxed), rh.seq.load(Relaxed))
+                }
             };
-            let (len, seq) = (rh.len.load(Relaxed), rh.seq.load(Relaxed));
             let Some((len, next)) = check_record(self.pos, head, len, self.cap) else {
                 self.unpin();
                 return Err(Error::Protocol(format!(
@@ -182,18 +193,54 @@ impl RingConsumer {
         }
     }
 
+    /// The length and sequence number of the record at our position, if it
+    /// is the newest one: then the head line, which we just fetched, already
+    /// says so. (Untrusted like any header: checked by the caller.)
+    fn newest_hint(&self) -> Option<(u32, u64)> {
+        let line = &self.shared.seg.header().head.0;
+        let v1 = line.version.load(Acquire);
+        if v1 % 2 == 1 {
+            return None;
+        }
+        let start = line.last_start.load(Relaxed);
+        let len = line.last_len.load(Relaxed);
+        let next_seq = line.seq.load(Relaxed);
+        fence(Acquire);
+        if line.version.load(Relaxed) != v1 || start != self.pos || next_seq == 0 {
+            return None;
+        }
+        Some((u32::try_from(len).ok()?, next_seq - 1))
+    }
+
     fn unpin(&self) {
         if self.policy == Policy::Lag {
             self.cursor.page().pin.0.store(NO_PIN, Release);
         }
     }
 
+    /// Keeps a polled record past its use: it is released by
+    /// [`release_held`](Self::release_held) or before the next poll.
+    pub fn hold(&mut self, rec: RawRecord) {
+        self.held = Some((rec.seq, rec.next));
+    }
+
+    /// Releases a record kept with [`hold`](Self::hold), if any.
+    pub fn release_held(&mut self) {
+        if let Some((seq, next)) = self.held.take() {
+            self.release_to(seq, next);
+        }
+    }
+
     /// Releases a record returned by [`poll`](Self::poll), letting the producer reuse its space.
     pub fn release(&mut self, rec: &RawRecord) {
+        self.release_to(rec.seq, rec.next);
+    }
+
+    fn release_to(&mut self, seq: u64, next: u64) {
         let page = self.cursor.page();
-        self.pos = rec.next;
-        self.expected = Some(rec.seq + 1);
-        page.cursor.0.store(rec.next, Release);
+        self.pos = next;
+        self.expected = Some(seq + 1);
+        page.cursor.0.store(next, Release);
         if self.policy == Policy::Lag {
             page.pin.0.store(NO_PIN, Release);
         }
@@ -276,6 +323,7 @@ impl RingConsumer {
     /// Arms the eventfd for a poller: returns false (and stays disarmed) when
     /// data is already there, so the caller must not sleep.
     pub fn arm_eventfd(&mut self) -> bool {
+        self.release_held();
         platform::eventfd_drain(self.shared.eventfd.as_fd());
         self.announce(WAIT_EVENTFD);
         if self.ready() {

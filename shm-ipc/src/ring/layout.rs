@@ -84,15 +84,18 @@ pub struct RingHeader {
     pub oldest: Padded<AtomicU64>,
 }
 
-/// The published head and, beside it, the sequence number of the record
-/// that will start there; `version` makes the pair readable consistently
-/// (a seqlock: odd while the producer updates it). Only attaching reads
-/// the pair; consumers follow `head` alone.
+/// The published head and, on the same cache line, the sequence number of
+/// the record that will start there and where the newest record starts and
+/// how long it is. `version` makes them readable together (a seqlock: odd
+/// while the producer updates them). A consumer that has caught up reads its
+/// next record's length here, saving a cache miss on the record header.
 #[repr(C)]
 pub struct HeadLine {
     pub head: AtomicU64,
     pub seq: AtomicU64,
     pub version: AtomicU64,
+    pub last_start: AtomicU64,
+    pub last_len: AtomicU64,
 }
 
 /// A consumer's cursor page: written by that consumer only.

@@ -46,6 +46,9 @@ pub struct RingProducer {
     /// Head value consumers can see.
     published: u64,
     next_seq: u64,
+    /// Start and payload length of the newest committed record.
+    last_start: u64,
+    last_len: u64,
     /// `Block`: a write ending at or before this position is safe.
     limit: u64,
     snapshot: Snapshot,
@@ -69,6 +72,8 @@ impl RingProducer {
             committed: 0,
             published: 0,
             next_seq: 0,
+            last_start: 0,
+            last_len: 0,
             limit: 0,
             snapshot,
             snap_version,
@@ -146,6 +151,8 @@ impl RingProducer {
             self.records.push_back(start);
         }
         self.committed = start + record_span(len);
+        self.last_start = start;
+        self.last_len = len;
         self.next_seq += 1;
         self.stats.records += 1;
         self.stats.bytes += len;
@@ -163,6 +170,8 @@ impl RingProducer {
         fence(Release);
         line.head.store(self.committed, Release);
         line.seq.store(self.next_seq, Relaxed);
+        line.last_start.store(self.last_start, Relaxed);
+        line.last_len.store(self.last_len, Relaxed);
         line.version.store(v + 2, Release);
         self.published = self.committed;
         self.stats.publishes += 1;
@@ -201,6 +210,15 @@ impl RingProducer {
             }
         }
         calls
+    }
+
+    /// Consumers parked right now, waiting for a record.
+    pub fn parked_consumers(&self) -> usize {
+        let (snapshot, _) = self.shared.snapshot();
+        snapshot
+            .iter()
+            .filter(|s| s.page().waiting.0.load(Relaxed) != 0)
+            .count()
     }
 
     pub fn stats(&self) -> ProducerStats {
