@@ -27,8 +27,14 @@ use super::harness::{self, Consumer, PingPong, Producer};
 use super::payload::{make_payload, BlockPayload};
 use super::{spawn_child, Case, ChildArgs, Measurement, Mode, SyncChannel, TestKind, Transport};
 
-/// Ring size: holds a 4 MiB payload's archive several times over.
-const RING: u64 = 32 << 20;
+/// Ring size for a payload: room for three of its archives (one kept by
+/// the reader, one in flight, one being written), as a power of two. No
+/// bigger, so the rings' address space stays within the TLB's reach.
+fn ring_for(payload: &BlockPayload) -> Result<u64> {
+    let archive = rkyv::to_bytes::<rkyv::rancor::Error>(payload)?.len() as u64 + 64;
+    Ok((3 * archive).next_power_of_two().max(64 << 10))
+}
+
 const CHANNEL: u32 = 1;
 /// Small records published per flush in the throughput stream.
 const BATCH: u32 = 64;
@@ -87,7 +93,9 @@ impl Endpoint {
         sync: SyncChannel,
     ) -> Result<Self> {
         let timeout = sync.remaining();
-        let tx = Sender::<BlockPayload>::new(ChannelConfig::new(RING, Policy::Block))?;
+        let payload = make_payload(payload_bytes);
+        let ring = ring_for(&payload)?;
+        let tx = Sender::<BlockPayload>::new(ChannelConfig::new(ring, Policy::Block))?;
         conn.offer(CHANNEL, &tx)?;
         let mut rx = conn
             .subscribe::<BlockPayload>(CHANNEL, trust, timeout)
@@ -102,7 +110,7 @@ impl Endpoint {
         Ok(Endpoint {
             tx,
             rx,
-            payload: make_payload(payload_bytes),
+            payload,
             mode,
             sync,
             unflushed: 0,

@@ -404,3 +404,19 @@ fn fresh_epoch() -> u64 {
 pub fn borrow_all(fds: &[OwnedFd]) -> Vec<BorrowedFd<'_>> {
     fds.iter().map(|f| f.as_fd()).collect()
 }
+
+/// Hints the CPU to move the cache line holding `p` from this core's private
+/// caches to the shared last-level cache, so that the consumer on another
+/// core reads it without a cross-core snoop. A no-op where unsupported (the
+/// instruction is encoded as a NOP hint on x86 CPUs without CLDEMOTE).
+#[inline(always)]
+pub fn demote_line(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: CLDEMOTE is a hint: it never faults and changes no architectural
+    // state (no memory contents, registers or flags), whatever `p` is.
+    unsafe {
+        std::arch::asm!("cldemote byte ptr [{0}]", in(reg) p, options(nostack, preserves_flags, readonly));
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::layout::{
-    fits, low_word, max_payload, record_span, ring_offset, Policy, RecordHeader, NO_PIN,
+    fits, low_word, max_payload, record_span, ring_offset, HeadLine, Policy, RecordHeader, NO_PIN,
     RECORD_HEADER, WAIT_EVENTFD, WAIT_FUTEX,
 };
 use super::subscribers::{RingShared, Snapshot, Subscriber};
@@ -147,6 +147,7 @@ impl RingProducer {
         let seq = self.next_seq;
         h.len.store(len as u32, Relaxed);
         h.seq.store(seq, Relaxed);
+
         if self.policy == Policy::Lag {
             self.records.push_back(start);
         }
@@ -173,6 +174,7 @@ impl RingProducer {
         line.last_start.store(self.last_start, Relaxed);
         line.last_len.store(self.last_len, Relaxed);
         line.version.store(v + 2, Release);
+        self.demote_newest();
         self.published = self.committed;
         self.stats.publishes += 1;
         self.refresh();
@@ -183,6 +185,24 @@ impl RingProducer {
         // re-reading head: either it sees the new head, or we see it waiting.
         fence(SeqCst);
         self.stats.wakes += self.wake_parked();
+    }
+
+    /// Hands the lines a consumer reads first (the head line, the newest
+    /// record's header and the end of its archive, where rkyv puts the root)
+    /// to the shared cache, so its reads don't snoop our core. Once per
+    /// publish, not per record: a batch keeps its lines while being written.
+    fn demote_newest(&self) {
+        let header = self.shared.seg.header();
+        platform::demote_line((&header.head.0 as *const HeadLine).cast());
+        let rec = self.payload_ptr(self.last_start);
+        // SAFETY: the newest record spans [rec - 16, rec + last_len) inside
+        // the double mapping; both addresses are inside it.
+        unsafe {
+            platform::demote_line(rec.sub(RECORD_HEADER as usize));
+            if self.last_len > 0 {
+                platform::demote_line(rec.add(self.last_len as usize - 1));
+            }
+        }
     }
 
     /// Wakes the consumers that announced a park we haven't woken yet.

@@ -1,7 +1,8 @@
-//! `futex`: the floor. A ping-pong on two counters in a `MAP_SHARED` memfd
-//! page inherited by the child, carrying no payload at all: `blocking` mode
-//! sleeps in `FUTEX_WAIT` and is woken by `FUTEX_WAKE` (the cheapest
-//! possible cross-process wake-up), `spin` mode polls the counter.
+//! `futex`: the floor of the blocking mode. A ping-pong on two counters in a
+//! `MAP_SHARED` memfd page inherited by the child, carrying no payload at
+//! all: each side sleeps in `FUTEX_WAIT` and is woken by `FUTEX_WAKE` (the
+//! cheapest possible cross-process wake-up). It runs in blocking mode only
+//! (see `modes`); the endpoint still handles a spin mode generically.
 //!
 //! Emitted once, at payload 64 (the payload is ignored). It has no stream
 //! test; its throughput is the ping-pong message rate, and its bytes/s is
@@ -89,6 +90,13 @@ impl Transport for Futex {
 
     fn payloads(&self, requested: &[usize]) -> Vec<usize> {
         requested.iter().copied().filter(|&p| p == 64).collect()
+    }
+
+    /// Blocking only: a futex is the floor of the blocking mode. (Spinning
+    /// on the same word is just a cache-line ping-pong, which the spin rows
+    /// of the other transports already include.)
+    fn modes(&self) -> &'static [Mode] {
+        &[Mode::Blocking]
     }
 
     fn tests(&self) -> &'static [TestKind] {
