@@ -151,48 +151,10 @@ impl Drop for SharedRegion {
     }
 }
 
-/// `FUTEX_WAIT` (shared, not private: the word lives in a `MAP_SHARED`
-/// mapping seen by two processes): sleeps while `*word == expected`, at most
-/// `timeout`. Returns on wake, timeout, signal or value mismatch alike; the
-/// caller re-checks its condition.
-pub fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) {
-    let ts = timeout.map(|d| libc::timespec {
-        tv_sec: d.as_secs() as libc::time_t,
-        tv_nsec: d.subsec_nanos() as libc::c_long,
-    });
-    let ts_ptr = ts
-        .as_ref()
-        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
-    // SAFETY: FUTEX_WAIT reads the aligned u32 at `word` (valid for the call)
-    // and an optional valid timespec; it writes nothing.
-    unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            word.as_ptr(),
-            libc::FUTEX_WAIT,
-            expected,
-            ts_ptr,
-            std::ptr::null::<u32>(),
-            0u32,
-        );
-    }
-}
-
-/// `FUTEX_WAKE` of up to `n` waiters on `word` (shared futex).
-pub fn futex_wake(word: &AtomicU32, n: i32) {
-    // SAFETY: FUTEX_WAKE only uses the address as a key.
-    unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            word.as_ptr(),
-            libc::FUTEX_WAKE,
-            n,
-            std::ptr::null::<libc::timespec>(),
-            std::ptr::null::<u32>(),
-            0u32,
-        );
-    }
-}
+/// Shared futex wait and wake, from the engine's platform layer (the
+/// benchmark's side channel lives in a `MAP_SHARED` page seen by two
+/// processes, like the engine's rings).
+pub use shm_ipc::platform::{futex_wait, futex_wake};
 
 /// Which process this handle belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
