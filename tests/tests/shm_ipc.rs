@@ -26,17 +26,25 @@ fn output(child: Child) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-// SAFETY (for the `Trust::trusted()` calls below): the producer is our own
-// ipc-peer binary from this build, which writes only through `Sender`.
+/// Trust for a producer that is our own ipc-peer binary from this build.
+fn own_peer() -> Trust {
+    // SAFETY: the producer is the ipc-peer binary of this very build, which
+    // writes only through `shm_ipc::Sender`.
+    unsafe { Trust::trusted() }
+}
+
+/// kill -9, no cleanup: the point of the tests that use it.
+fn kill9(child: &Child) {
+    // SAFETY: kill(2) on the pid of a child we have not reaped yet.
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+}
 
 #[test]
 fn a_million_records_of_random_sizes_arrive_in_order_under_block() {
     let n = 1_000_000u64;
     let (child, conn) = spawn(&["produce", &n.to_string(), "42", "512", "block", "65536"]);
     assert!(conn.is_shared_memory());
-    let mut rx = conn
-        .subscribe::<Vec<u8>>(CHANNEL, unsafe { Trust::trusted() }, T)
-        .unwrap();
+    let mut rx = conn.subscribe::<Vec<u8>>(CHANNEL, own_peer(), T).unwrap();
     for i in 0..n {
         let r = rx.recv_timeout(T).unwrap();
         assert_eq!(r.seq(), i);
@@ -51,9 +59,7 @@ fn a_million_records_of_random_sizes_arrive_in_order_under_block() {
 fn a_lagging_consumer_gets_an_exact_gap_report_and_resyncs() {
     let n = 3000u64;
     let (child, conn) = spawn(&["produce", &n.to_string(), "7", "200", "lag", "4096"]);
-    let mut rx = conn
-        .subscribe::<Vec<u8>>(CHANNEL, unsafe { Trust::trusted() }, T)
-        .unwrap();
+    let mut rx = conn.subscribe::<Vec<u8>>(CHANNEL, own_peer(), T).unwrap();
     std::thread::sleep(Duration::from_millis(300)); // fall far behind
     let mut next = 0u64;
     let mut gaps = 0;
@@ -99,7 +105,7 @@ fn producer_killed_mid_write_gives_a_clean_error_and_no_torn_record() {
         .read_line(&mut line)
         .unwrap();
     assert_eq!(line.trim(), "mid-write");
-    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    kill9(&child);
     let started = Instant::now();
     let r = rx.recv_timeout(T).map(|r| r.seq());
     assert!(matches!(r, Err(Error::PeerDied)), "{r:?}");
@@ -133,7 +139,7 @@ fn a_killed_consumer_is_reclaimed_and_the_others_are_still_served() {
     for i in 0..1000 {
         tx.send(&record(9, i, 300)).unwrap();
     }
-    unsafe { libc::kill(victim.id() as i32, libc::SIGKILL) };
+    kill9(&victim);
     // The survivor can't finish before we send everything, so the count
     // falling to 1 is the victim being detached.
     let deadline = Instant::now() + T;
