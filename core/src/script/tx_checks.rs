@@ -83,3 +83,101 @@ pub fn check_transaction(tx: &Transaction) -> Result<(), TxCheckError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use bitcoin::hashes::Hash;
+    use bitcoin::transaction::Version;
+    use bitcoin::{absolute, Amount, ScriptBuf, Sequence, TxIn, TxOut, Txid, Witness};
+
+    use super::*;
+
+    fn input(vout: u32, script_sig: usize) -> TxIn {
+        TxIn {
+            previous_output: OutPoint::new(Txid::from_byte_array([7; 32]), vout),
+            script_sig: ScriptBuf::from_bytes(vec![0x51; script_sig]),
+            sequence: Sequence::MAX,
+            witness: Witness::new(),
+        }
+    }
+
+    fn output(sat: u64) -> TxOut {
+        TxOut {
+            value: Amount::from_sat(sat),
+            script_pubkey: ScriptBuf::new(),
+        }
+    }
+
+    fn tx(input: Vec<TxIn>, output: Vec<TxOut>) -> Transaction {
+        Transaction {
+            version: Version::ONE,
+            lock_time: absolute::LockTime::ZERO,
+            input,
+            output,
+        }
+    }
+
+    fn coinbase(script_sig: usize) -> Transaction {
+        let mut cb = input(0, script_sig);
+        cb.previous_output = OutPoint::null();
+        tx(vec![cb], vec![output(1)])
+    }
+
+    #[test]
+    fn each_rule() {
+        assert_eq!(
+            check_transaction(&tx(vec![input(0, 1)], vec![output(1)])),
+            Ok(())
+        );
+        assert_eq!(
+            check_transaction(&tx(vec![], vec![output(1)])),
+            Err(TxCheckError::NoInputs)
+        );
+        assert_eq!(
+            check_transaction(&tx(vec![input(0, 1)], vec![])),
+            Err(TxCheckError::NoOutputs)
+        );
+        assert_eq!(
+            check_transaction(&tx(vec![input(0, 1_000_000)], vec![output(1)])),
+            Err(TxCheckError::Oversize {
+                base_size: 1_000_064
+            })
+        );
+        assert_eq!(
+            check_transaction(&tx(vec![input(0, 1)], vec![output(1), output(u64::MAX)])),
+            Err(TxCheckError::NegativeOutput { output: 1 })
+        );
+        assert_eq!(
+            check_transaction(&tx(vec![input(0, 1)], vec![output(MAX_MONEY + 1)])),
+            Err(TxCheckError::OutputTooLarge { output: 0 })
+        );
+        assert_eq!(
+            check_transaction(&tx(
+                vec![input(0, 1)],
+                vec![output(MAX_MONEY), output(MAX_MONEY)]
+            )),
+            Err(TxCheckError::TotalTooLarge { output: 1 })
+        );
+        let dup = input(3, 1);
+        assert_eq!(
+            check_transaction(&tx(vec![dup.clone(), dup.clone()], vec![output(1)])),
+            Err(TxCheckError::DuplicateInput(dup.previous_output))
+        );
+        assert_eq!(check_transaction(&coinbase(2)), Ok(()));
+        assert_eq!(check_transaction(&coinbase(100)), Ok(()));
+        assert_eq!(
+            check_transaction(&coinbase(1)),
+            Err(TxCheckError::CoinbaseScriptSize { len: 1 })
+        );
+        assert_eq!(
+            check_transaction(&coinbase(101)),
+            Err(TxCheckError::CoinbaseScriptSize { len: 101 })
+        );
+        let mut null = coinbase(2).input.remove(0);
+        null.script_sig = ScriptBuf::new();
+        assert_eq!(
+            check_transaction(&tx(vec![input(0, 1), null], vec![output(1)])),
+            Err(TxCheckError::NullPrevout { input: 1 })
+        );
+    }
+}
