@@ -43,7 +43,7 @@ impl FjallStore {
 }
 
 impl UtxoStore for FjallStore {
-    const ENGINE: &'static str = "fjall 3.1";
+    const ENGINE: &'static str = "fjall 3.1.13 (lsm-tree 3.1.10, lz4)";
 
     fn open(path: &Path, options: &StoreOptions) -> Result<Self, StoreError> {
         std::fs::create_dir_all(path)?;

@@ -65,7 +65,7 @@ fn set_nosync(env: &Env, on: bool) -> Result<(), StoreError> {
 }
 
 impl UtxoStore for HeedStore {
-    const ENGINE: &'static str = "heed 0.23 (LMDB 0.9.x, mdb.master)";
+    const ENGINE: &'static str = "heed 0.23.1 (LMDB 0.9.70 mdb.master)";
 
     fn open(path: &Path, options: &StoreOptions) -> Result<Self, StoreError> {
         std::fs::create_dir_all(path)?;

@@ -55,7 +55,7 @@ impl RedbStore {
 }
 
 impl UtxoStore for RedbStore {
-    const ENGINE: &'static str = "redb 4.6";
+    const ENGINE: &'static str = "redb 4.6.0";
 
     fn open(path: &Path, options: &StoreOptions) -> Result<Self, StoreError> {
         std::fs::create_dir_all(path)?;
