@@ -15,8 +15,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use btc_node::store::{
-    outpoint_key, Batch, BlockHash, Coin, Durability, FjallStore, GroupCommit, HeedStore,
-    OutPointKey, RedbStore, StoreOptions, UtxoStore,
+    outpoint_key, Batch, BlockHash, Coin, CoinsCache, Durability, FjallStore, FlushStats,
+    GroupCommit, HeedStore, OutPointKey, RedbStore, StoreOptions, UtxoStore,
 };
 
 const PUTS: u32 = 24;
@@ -202,6 +202,92 @@ fn uncommitted_batch_is_not_applied<S: UtxoStore>() {
     assert_eq!(check_consistent(&store), 4);
 }
 
+/// The coins cache against a model: blocks spend old coins and coins of
+/// their own, create new ones; flushes (when the cache is full or every 40
+/// blocks) leave the store equal to the model at that block.
+fn cache_flushes_atomically<S: UtxoStore>() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = S::open(dir.path(), &small()).unwrap();
+    let mut cache = CoinsCache::new(48 << 10);
+    let mut model: BTreeMap<OutPointKey, Vec<u8>> = BTreeMap::new();
+    let mut live: Vec<OutPointKey> = Vec::new();
+    let mut r = 7u64;
+    let mut flushes = 0;
+    for h in 1..=300u64 {
+        // Spend up to 6 older coins, checking what the cache returns.
+        for _ in 0..6 {
+            r = mix(r);
+            if live.is_empty() {
+                break;
+            }
+            let k = live.swap_remove((r % live.len() as u64) as usize);
+            let want = model.remove(&k);
+            assert!(want.is_some());
+            assert_eq!(cache.spend(&store, &k).unwrap(), want, "block {h}");
+            assert_eq!(cache.get(&store, &k).unwrap(), None);
+        }
+        // Spending what does not exist finds nothing.
+        assert_eq!(cache.spend(&store, &key(h + 1_000_000, 0)).unwrap(), None);
+        // Create 10; spend two of them again in the same block (fresh).
+        for j in 0..10 {
+            cache.add(key(h, j), value(h, j), false);
+            model.insert(key(h, j), value(h, j));
+        }
+        for j in [3, 7] {
+            assert_eq!(cache.spend(&store, &key(h, j)).unwrap(), Some(value(h, j)));
+            model.remove(&key(h, j));
+        }
+        live.extend((0..10).filter(|j| ![3, 7].contains(j)).map(|j| key(h, j)));
+        if cache.needs_flush() || h % 40 == 0 {
+            cache
+                .flush(&mut store, block_hash(h), Durability::Deferred)
+                .unwrap();
+            assert!(cache.is_empty() && cache.usage() == 0);
+            flushes += 1;
+            assert_eq!(store.best_block().unwrap(), Some(block_hash(h)));
+            assert!(
+                contents(&store) == model,
+                "{}: store after flush at {h}",
+                S::ENGINE
+            );
+        }
+    }
+    assert!(
+        flushes > 8,
+        "the limit should force flushes between the periodic ones"
+    );
+    cache
+        .flush(&mut store, block_hash(301), Durability::Immediate)
+        .unwrap();
+    drop(store);
+    let store = S::open(dir.path(), &small()).unwrap();
+    assert_eq!(store.best_block().unwrap(), Some(block_hash(301)));
+    assert!(contents(&store) == model, "{}: after reopen", S::ENGINE);
+
+    // A coin created and spent between flushes never reaches the store; a
+    // stored coin spent and a new one kept are one delete and one put.
+    let mut store = store;
+    let old = *model.keys().next().unwrap();
+    let mut cache = CoinsCache::new(1 << 20);
+    cache.add(key(400, 0), value(400, 0), false);
+    assert!(cache.spend(&store, &key(400, 0)).unwrap().is_some());
+    assert!(cache.spend(&store, &old).unwrap().is_some());
+    cache.add(key(400, 1), value(400, 1), false);
+    let stats = cache
+        .flush(&mut store, block_hash(400), Durability::Immediate)
+        .unwrap();
+    assert_eq!(
+        stats,
+        FlushStats {
+            puts: 1,
+            deletes: 1
+        }
+    );
+    assert_eq!(store.get(&key(400, 0)).unwrap(), None);
+    assert_eq!(store.get(&old).unwrap(), None);
+    assert_eq!(store.get(&key(400, 1)).unwrap(), Some(value(400, 1)));
+}
+
 /// Whether a deferred batch that reached the engine survives `kill -9`.
 #[derive(Clone, Copy)]
 enum DeferredOnKill {
@@ -334,6 +420,11 @@ macro_rules! engine_tests {
             #[test]
             fn uncommitted_batch_is_not_applied() {
                 super::uncommitted_batch_is_not_applied::<$store>();
+            }
+
+            #[test]
+            fn cache_flushes_atomically() {
+                super::cache_flushes_atomically::<$store>();
             }
 
             #[test]

@@ -22,6 +22,7 @@
 //! In every case a batch is all-or-nothing and the best-block marker matches
 //! the coins.
 
+pub mod cache;
 pub mod coin;
 pub mod fjall_store;
 pub mod heed_store;
@@ -33,6 +34,7 @@ use std::time::{Duration, Instant};
 
 use thiserror::Error;
 
+pub use cache::{CoinsCache, FlushStats};
 pub use coin::{outpoint_key, split_outpoint_key, Coin, CoinDecodeError, OutPointKey};
 pub use fjall_store::FjallStore;
 pub use heed_store::HeedStore;
