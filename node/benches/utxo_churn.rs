@@ -93,6 +93,8 @@ struct Row {
     /// Seconds of each group-commit sync (one per round).
     sync_secs: Vec<f64>,
     cold_ns: Vec<f64>,
+    /// Seconds to open the store after a clean close.
+    open_secs: Vec<f64>,
     warm_ns: Vec<f64>,
     warm_shared_ns: Vec<f64>,
     coins_after: usize,
@@ -152,9 +154,12 @@ impl<S: UtxoStore> State<S> {
         self.store.as_mut().expect("store open")
     }
 
-    fn reopen(&mut self) {
+    /// Closes and reopens the store; returns how long the open took.
+    fn reopen(&mut self) -> Duration {
         drop(self.store.take());
+        let t = Instant::now();
         self.store = Some(S::open(&self.path, &self.options).expect("reopen"));
+        t.elapsed()
     }
 
     /// Builds the next block's batch: spends random live coins, creates new
@@ -345,8 +350,9 @@ fn bench_engine<S: UtxoStore>(
         g.bench_function(format!("lookup-cold-first-{COLD}-after-reopen"), |b| {
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
+                let mut opens = Vec::new();
                 for _ in 0..iters {
-                    st.reopen();
+                    opens.push(st.reopen().as_secs_f64());
                     let keys: Vec<_> = (0..COLD).map(|_| st.random_live()).collect();
                     let store = st.store();
                     let t = Instant::now();
@@ -356,13 +362,10 @@ fn bench_engine<S: UtxoStore>(
                     total += t.elapsed();
                 }
                 let per = total.as_nanos() as f64 / (iters as usize * COLD) as f64;
-                report
-                    .lock()
-                    .unwrap()
-                    .entry(name)
-                    .or_default()
-                    .cold_ns
-                    .push(per);
+                let mut r = report.lock().unwrap();
+                let row = r.entry(name).or_default();
+                row.cold_ns.push(per);
+                row.open_secs.extend(opens);
                 // Criterion's iteration is one lookup.
                 total / COLD as u32
             })
@@ -435,8 +438,8 @@ fn print_summary(cfg: &Config, report: &Report) {
         cfg.coins, cfg.round
     );
     println!();
-    println!("| engine | load coins/s | group commit: batches/s | coins/s | fsync per batch: batches/s | coins/s | sync per batch, extra | one group sync | lookup cold-ish | warm | warm, shared snapshot | coins after | on disk |");
-    println!("| --- |{}", " ---: |".repeat(12));
+    println!("| engine | load coins/s | group commit: batches/s | coins/s | fsync per batch: batches/s | coins/s | sync per batch, extra | one group sync | lookup cold-ish | warm | warm, shared snapshot | open after close | coins after | on disk |");
+    println!("| --- |{}", " ---: |".repeat(13));
     for row in r.values_mut() {
         let name = row.engine;
         let split = |v: &[(f64, f64)]| -> (f64, f64) {
@@ -447,7 +450,7 @@ fn print_summary(cfg: &Config, report: &Report) {
         let (g_secs, g_coins) = split(&row.group);
         let (f_secs, f_coins) = split(&row.fsync);
         println!(
-            "| {name} | {:.0} k | {:.1} | {:.0} k | {:.1} | {:.0} k | {:+.1} ms | {:.1} ms | {:.1} µs | {:.1} µs | {:.1} µs | {:.2} M | {:.0} MiB |",
+            "| {name} | {:.0} k | {:.1} | {:.0} k | {:.1} | {:.0} k | {:+.1} ms | {:.1} ms | {:.1} µs | {:.1} µs | {:.1} µs | {:.0} ms | {:.2} M | {:.0} MiB |",
             row.load_coins_per_s / 1e3,
             1.0 / g_secs,
             g_coins / 1e3,
@@ -458,6 +461,7 @@ fn print_summary(cfg: &Config, report: &Report) {
             median(&mut row.cold_ns) / 1e3,
             median(&mut row.warm_ns) / 1e3,
             median(&mut row.warm_shared_ns) / 1e3,
+            median(&mut row.open_secs) * 1e3,
             row.coins_after as f64 / 1e6,
             row.disk_bytes as f64 / (1 << 20) as f64,
         );
