@@ -54,7 +54,7 @@ use anyhow::Result;
 use super::payload::BlockPayload;
 use super::stats::{LatencyStats, ThroughputStats};
 use super::sync::SyncChannel;
-use super::{Case, Measurement, Mode};
+use super::{Case, Measurement, Mode, TestKind};
 
 /// One side of the latency ping-pong. Both processes use the same
 /// implementation type, usually.
@@ -91,6 +91,34 @@ pub trait Consumer {
 /// How long to wait, at most, for a blocking-mode child to fall asleep
 /// before a timed round.
 const ASLEEP_CAP: Duration = Duration::from_millis(2);
+
+/// Parent side of the test `case` asks for: latency, or a throughput stream
+/// of the case's payload.
+pub fn run_parent<E: PingPong + Producer + ?Sized>(
+    case: &Case<'_>,
+    sync: &SyncChannel,
+    ep: &mut E,
+) -> Result<Measurement> {
+    match case.test {
+        TestKind::Latency => latency_parent(case, sync, ep),
+        TestKind::Throughput => {
+            let value = super::payload::make_payload(case.payload_bytes);
+            throughput_parent(case, sync, &value, ep)
+        }
+    }
+}
+
+/// Child side of `test`.
+pub fn run_child<E: PingPong + Consumer + ?Sized>(
+    sync: &SyncChannel,
+    test: TestKind,
+    ep: &mut E,
+) -> Result<()> {
+    match test {
+        TestKind::Latency => latency_child(sync, ep),
+        TestKind::Throughput => throughput_child(sync, ep),
+    }
+}
 
 /// Parent side of the latency test.
 pub fn latency_parent<E: PingPong + ?Sized>(

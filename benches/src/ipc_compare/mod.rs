@@ -16,23 +16,14 @@
 //!     drop(child_end); // keep only our own ends
 //!     let result = (|| {
 //!         let mut ep = MyEndpoint::new(/* our end */, case.mode, sync.clone())?;
-//!         match case.test {
-//!             TestKind::Latency => harness::latency_parent(case, &sync, &mut ep),
-//!             TestKind::Throughput => {
-//!                 let value = make_payload(case.payload_bytes);
-//!                 harness::throughput_parent(case, &sync, &value, &mut ep)
-//!             }
-//!         }
+//!         harness::run_parent(case, &sync, &mut ep)
 //!     })();
 //!     child.complete(result)
 //! }
 //!
 //! fn child(&self, args: &ChildArgs) -> anyhow::Result<()> {
 //!     let mut ep = MyEndpoint::new(args.take_fd(0)?, args.mode, args.sync.clone())?;
-//!     match args.test {
-//!         TestKind::Latency => harness::latency_child(&args.sync, &mut ep),
-//!         TestKind::Throughput => harness::throughput_child(&args.sync, &mut ep),
-//!     }
+//!     harness::run_child(&args.sync, args.test, &mut ep)
 //! }
 //! ```
 //!

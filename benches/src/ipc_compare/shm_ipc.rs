@@ -25,7 +25,7 @@ use shm_ipc::{Address, ChannelConfig, Connection, Listener, Policy, Receiver, Se
 
 use super::harness::{self, Consumer, PingPong, Producer};
 use super::payload::{make_payload, BlockPayload};
-use super::{spawn_child, Case, ChildArgs, Measurement, Mode, SyncChannel, TestKind, Transport};
+use super::{spawn_child, Case, ChildArgs, Measurement, Mode, SyncChannel, Transport};
 
 /// Ring size for a payload: room for three of its archives (one kept by
 /// the reader, one in flight, one being written), as a power of two. No
@@ -212,13 +212,7 @@ impl Transport for ShmIpc {
                 case.mode,
                 sync.clone(),
             )?;
-            match case.test {
-                TestKind::Latency => harness::latency_parent(case, &sync, &mut ep),
-                TestKind::Throughput => {
-                    let value = make_payload(case.payload_bytes);
-                    harness::throughput_parent(case, &sync, &value, &mut ep)
-                }
-            }
+            harness::run_parent(case, &sync, &mut ep)
         })();
         child.complete(result)
     }
@@ -236,9 +230,6 @@ impl Transport for ShmIpc {
             args.mode,
             args.sync.clone(),
         )?;
-        match args.test {
-            TestKind::Latency => harness::latency_child(&args.sync, &mut ep),
-            TestKind::Throughput => harness::throughput_child(&args.sync, &mut ep),
-        }
+        harness::run_child(&args.sync, args.test, &mut ep)
     }
 }

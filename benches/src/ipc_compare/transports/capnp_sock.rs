@@ -22,9 +22,7 @@ use capnp::serialize::OwnedSegments;
 use crate::ipc_compare::fdio::{socketpair, FdStream};
 use crate::ipc_compare::harness::{self, Consumer, PingPong, Producer};
 use crate::ipc_compare::payload::{make_payload, BlockPayload};
-use crate::ipc_compare::{
-    spawn_child, Case, ChildArgs, Measurement, Mode, SyncChannel, TestKind, Transport,
-};
+use crate::ipc_compare::{spawn_child, Case, ChildArgs, Measurement, Mode, SyncChannel, Transport};
 
 /// The Cap'n Proto transport.
 pub struct Capnp;
@@ -130,13 +128,7 @@ impl Transport for Capnp {
         drop(theirs);
         let result = (|| {
             let mut ep = CapnpEndpoint::new(mine, case.mode, &sync, case.payload_bytes)?;
-            match case.test {
-                TestKind::Latency => harness::latency_parent(case, &sync, &mut ep),
-                TestKind::Throughput => {
-                    let value = make_payload(case.payload_bytes);
-                    harness::throughput_parent(case, &sync, &value, &mut ep)
-                }
-            }
+            harness::run_parent(case, &sync, &mut ep)
         })();
         child.complete(result)
     }
@@ -144,9 +136,6 @@ impl Transport for Capnp {
     fn child(&self, args: &ChildArgs) -> Result<()> {
         let mut ep =
             CapnpEndpoint::new(args.take_fd(0)?, args.mode, &args.sync, args.payload_bytes)?;
-        match args.test {
-            TestKind::Latency => harness::latency_child(&args.sync, &mut ep),
-            TestKind::Throughput => harness::throughput_child(&args.sync, &mut ep),
-        }
+        harness::run_child(&args.sync, args.test, &mut ep)
     }
 }

@@ -367,13 +367,7 @@ impl Transport for Iceoryx2 {
             sync.clone(),
         )?;
         let child = spawn_child(case, &sync, &[], Some(&base))?;
-        let result = match case.test {
-            TestKind::Latency => harness::latency_parent(case, &sync, &mut ep),
-            TestKind::Throughput => {
-                let value = make_payload(case.payload_bytes);
-                harness::throughput_parent(case, &sync, &value, &mut ep)
-            }
-        };
+        let result = harness::run_parent(case, &sync, &mut ep);
         let result = child.complete(result);
         drop(ep);
         result
@@ -388,9 +382,6 @@ impl Transport for Iceoryx2 {
             buffer_for(args.test),
             args.sync.clone(),
         )?;
-        match args.test {
-            TestKind::Latency => harness::latency_child(&args.sync, &mut ep),
-            TestKind::Throughput => harness::throughput_child(&args.sync, &mut ep),
-        }
+        harness::run_child(&args.sync, args.test, &mut ep)
     }
 }

@@ -12,9 +12,7 @@ use ipc_channel::TryRecvError;
 
 use crate::ipc_compare::harness::{self, Consumer, PingPong, Producer};
 use crate::ipc_compare::payload::{make_payload, BlockPayload};
-use crate::ipc_compare::{
-    spawn_child, Case, ChildArgs, Measurement, Mode, SyncChannel, TestKind, Transport,
-};
+use crate::ipc_compare::{spawn_child, Case, ChildArgs, Measurement, Mode, SyncChannel, Transport};
 
 /// The ipc-channel transport.
 pub struct IpcChannel;
@@ -126,13 +124,7 @@ impl Transport for IpcChannel {
                 .context("the child never connected")?
                 .map_err(|e| anyhow!("accept: {e:?}"))?;
             let mut ep = IpcEndpoint::new(tx, rx, case.mode, sync.clone(), case.payload_bytes);
-            match case.test {
-                TestKind::Latency => harness::latency_parent(case, &sync, &mut ep),
-                TestKind::Throughput => {
-                    let value = make_payload(case.payload_bytes);
-                    harness::throughput_parent(case, &sync, &value, &mut ep)
-                }
-            }
+            harness::run_parent(case, &sync, &mut ep)
         })();
         child.complete(result)
     }
@@ -151,9 +143,6 @@ impl Transport for IpcChannel {
             args.sync.clone(),
             args.payload_bytes,
         );
-        match args.test {
-            TestKind::Latency => harness::latency_child(&args.sync, &mut ep),
-            TestKind::Throughput => harness::throughput_child(&args.sync, &mut ep),
-        }
+        harness::run_child(&args.sync, args.test, &mut ep)
     }
 }

@@ -29,9 +29,7 @@ use shared_memory::{Shmem, ShmemConf};
 
 use crate::ipc_compare::harness::{self, Consumer, PingPong, Producer};
 use crate::ipc_compare::payload::{make_payload, BlockPayload};
-use crate::ipc_compare::{
-    spawn_child, Case, ChildArgs, Measurement, Mode, SyncChannel, TestKind, Transport,
-};
+use crate::ipc_compare::{spawn_child, Case, ChildArgs, Measurement, Mode, SyncChannel, Transport};
 
 /// The shared_memory + raw_sync transport.
 pub struct SharedMemoryRawSync;
@@ -340,13 +338,7 @@ impl Transport for SharedMemoryRawSync {
         let attached = sync.wait_word(sync.user_word(0), 1, Mode::Spin);
         unlink(&os_id);
         ep.shmem.set_owner(false);
-        let result = attached.and_then(|()| match case.test {
-            TestKind::Latency => harness::latency_parent(case, &sync, &mut ep),
-            TestKind::Throughput => {
-                let value = make_payload(case.payload_bytes);
-                harness::throughput_parent(case, &sync, &value, &mut ep)
-            }
-        });
+        let result = attached.and_then(|()| harness::run_parent(case, &sync, &mut ep));
         child.complete(result)
     }
 
@@ -363,9 +355,6 @@ impl Transport for SharedMemoryRawSync {
             args.sync.clone(),
         )?;
         args.sync.user_word(0).store(1, Ordering::Release);
-        match args.test {
-            TestKind::Latency => harness::latency_child(&args.sync, &mut ep),
-            TestKind::Throughput => harness::throughput_child(&args.sync, &mut ep),
-        }
+        harness::run_child(&args.sync, args.test, &mut ep)
     }
 }

@@ -11,9 +11,7 @@ use anyhow::{Context, Result};
 use crate::ipc_compare::fdio::{encode_frame, pipe, socketpair, FdStream, FrameReader};
 use crate::ipc_compare::harness::{self, Consumer, PingPong, Producer};
 use crate::ipc_compare::payload::{make_payload, BlockPayload};
-use crate::ipc_compare::{
-    spawn_child, Case, ChildArgs, Measurement, Mode, SyncChannel, TestKind, Transport,
-};
+use crate::ipc_compare::{spawn_child, Case, ChildArgs, Measurement, Mode, SyncChannel, Transport};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -134,13 +132,7 @@ impl Transport for Stream {
         drop(child_fds);
         let result = (|| {
             let mut ep = StreamEndpoint::new(rd, wr, case.mode, &sync, case.payload_bytes)?;
-            match case.test {
-                TestKind::Latency => harness::latency_parent(case, &sync, &mut ep),
-                TestKind::Throughput => {
-                    let value = make_payload(case.payload_bytes);
-                    harness::throughput_parent(case, &sync, &value, &mut ep)
-                }
-            }
+            harness::run_parent(case, &sync, &mut ep)
         })();
         child.complete(result)
     }
@@ -155,9 +147,6 @@ impl Transport for Stream {
             Kind::Pipe => (args.take_fd(0)?, args.take_fd(1)?),
         };
         let mut ep = StreamEndpoint::new(rd, wr, args.mode, &args.sync, args.payload_bytes)?;
-        match args.test {
-            TestKind::Latency => harness::latency_child(&args.sync, &mut ep),
-            TestKind::Throughput => harness::throughput_child(&args.sync, &mut ep),
-        }
+        harness::run_child(&args.sync, args.test, &mut ep)
     }
 }
