@@ -80,7 +80,7 @@ impl SenderCore {
         }
         let policy = self.ring.shared().seg.policy();
         for (seq, bytes) in std::mem::take(&mut self.unstreamed) {
-            self.streams.push(seq, &bytes, policy, self.timeout)?;
+            self.streams.push(seq, bytes, policy, self.timeout)?;
         }
         Ok(())
     }

@@ -55,26 +55,37 @@ impl StreamFanout {
         self.count.load(Ordering::Acquire)
     }
 
-    /// Queues a committed record for every stream subscriber. `Block` waits
-    /// for queue room (up to `timeout`); `Lag` drops the record for a full
-    /// subscriber, which sees the gap in the sequence numbers.
+    /// Queues a committed record (the caller's own copy of its bytes) for
+    /// every stream subscriber. `Block` waits for queue room (up to
+    /// `timeout`); `Lag` drops the record for a full subscriber, which sees
+    /// the gap in the sequence numbers.
     pub fn push(
         &self,
         seq: u64,
-        bytes: &[u8],
+        bytes: Vec<u8>,
         policy: Policy,
         timeout: Option<Duration>,
     ) -> Result<()> {
         let mut subs = self.subs.lock().unwrap_or_else(|p| p.into_inner());
         let mut result = Ok(());
+        // The last subscriber takes the caller's copy; only the others clone it.
+        let mut owned = Some(bytes);
+        let n = subs.len();
+        let mut i = 0;
         subs.retain(|s| {
+            i += 1;
             if !s.alive.load(Ordering::Acquire) {
                 return false;
             }
+            let bytes = if i == n {
+                owned.take().unwrap_or_default()
+            } else {
+                owned.as_ref().map(|b| b.to_vec()).unwrap_or_default()
+            };
             let frame = OutFrame {
                 channel: s.channel,
                 seq,
-                bytes: bytes.to_vec(),
+                bytes,
             };
             match policy {
                 Policy::Lag => !matches!(s.tx.try_send(frame), Err(TrySendError::Disconnected(_))),
