@@ -11,6 +11,7 @@
 pub mod archive;
 pub mod data;
 pub mod hash;
+pub mod json;
 pub mod script;
 
 pub use archive::{

@@ -1,9 +1,14 @@
 //! The node library behind `bitcoin-node` and `bitcoind`.
 //!
-//! Status: the storage layer ([`store`]): the UTXO set in an embedded
-//! database, with three engines behind one trait and a benchmark that chose
-//! between them (README, "Storage engine choice"). Validation, chainstate and
-//! RPC are not started. See the README's status section (issue
-//! "bitcoin-node").
+//! Layers, bottom up: [`params`] (the networks), [`store`] (the UTXO set on
+//! disk), [`validation`] (consensus rules as functions), [`mempool`] and
+//! [`mining`], [`config`] (arguments and `bitcoin.conf`) and [`http`] (the
+//! JSON-RPC transport).
 
+pub mod config;
+pub mod http;
+pub mod mempool;
+pub mod mining;
+pub mod params;
 pub mod store;
+pub mod validation;
