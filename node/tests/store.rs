@@ -202,6 +202,50 @@ fn uncommitted_batch_is_not_applied<S: UtxoStore>() {
     assert_eq!(check_consistent(&store), 4);
 }
 
+/// Meta records ride in the coins' transaction: written, read back by key
+/// and by prefix (in key order), deleted, kept across a reopen, dropped with
+/// an aborted batch; the engine's own marker key is refused.
+fn meta_records<S: UtxoStore>() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut store = S::open(dir.path(), &small()).unwrap();
+        let mut b = batch(1);
+        b.meta("idx/b".into(), Some(vec![2]));
+        b.meta("idx/a".into(), Some(vec![1]));
+        b.meta("other".into(), Some(vec![9]));
+        store.apply(&b, Durability::Immediate).unwrap();
+        let mut b = batch(2);
+        b.meta("idx/b".into(), None);
+        b.meta("idx/c".into(), Some(vec![3, 3]));
+        store.apply(&b, Durability::Deferred).unwrap();
+        let mut aborted = batch(3);
+        aborted.meta("idx/d".into(), Some(vec![4]));
+        store.write_then_abort(&aborted).unwrap();
+        store.sync().unwrap();
+        let mut bad = batch(3);
+        bad.meta("best_block".into(), Some(vec![0; 32]));
+        assert!(store.apply(&bad, Durability::Immediate).is_err());
+    }
+    let store = S::open(dir.path(), &small()).unwrap();
+    assert_eq!(check_consistent(&store), 2);
+    assert_eq!(store.meta_get("other").unwrap(), Some(vec![9]));
+    assert_eq!(store.meta_get("idx/b").unwrap(), None);
+    let mut seen = Vec::new();
+    store
+        .meta_scan("idx/", &mut |k, v| {
+            seen.push((k.to_string(), v.to_vec()));
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(
+        seen,
+        vec![
+            ("idx/a".to_string(), vec![1]),
+            ("idx/c".to_string(), vec![3, 3])
+        ]
+    );
+}
+
 /// The coins cache against a model: blocks spend old coins and coins of
 /// their own, create new ones; flushes (when the cache is full or every 40
 /// blocks) leave the store equal to the model at that block.
@@ -240,7 +284,7 @@ fn cache_flushes_atomically<S: UtxoStore>() {
         live.extend((0..10).filter(|j| ![3, 7].contains(j)).map(|j| key(h, j)));
         if cache.needs_flush() || h % 40 == 0 {
             cache
-                .flush(&mut store, block_hash(h), Durability::Deferred)
+                .flush(&mut store, Batch::new(block_hash(h)), Durability::Deferred)
                 .unwrap();
             assert!(cache.is_empty() && cache.usage() == 0);
             flushes += 1;
@@ -257,7 +301,11 @@ fn cache_flushes_atomically<S: UtxoStore>() {
         "the limit should force flushes between the periodic ones"
     );
     cache
-        .flush(&mut store, block_hash(301), Durability::Immediate)
+        .flush(
+            &mut store,
+            Batch::new(block_hash(301)),
+            Durability::Immediate,
+        )
         .unwrap();
     drop(store);
     let store = S::open(dir.path(), &small()).unwrap();
@@ -274,7 +322,11 @@ fn cache_flushes_atomically<S: UtxoStore>() {
     assert!(cache.spend(&store, &old).unwrap().is_some());
     cache.add(key(400, 1), value(400, 1), false);
     let stats = cache
-        .flush(&mut store, block_hash(400), Durability::Immediate)
+        .flush(
+            &mut store,
+            Batch::new(block_hash(400)),
+            Durability::Immediate,
+        )
         .unwrap();
     assert_eq!(
         stats,
@@ -420,6 +472,11 @@ macro_rules! engine_tests {
             #[test]
             fn uncommitted_batch_is_not_applied() {
                 super::uncommitted_batch_is_not_applied::<$store>();
+            }
+
+            #[test]
+            fn meta_records() {
+                super::meta_records::<$store>();
             }
 
             #[test]

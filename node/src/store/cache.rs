@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use super::{Batch, BlockHash, Durability, OutPointKey, StoreError, UtxoStore};
+use super::{Batch, Durability, OutPointKey, StoreError, UtxoStore};
 
 /// Bytes an entry costs beyond its value: key, entry, hash table slot.
 const ENTRY_OVERHEAD: usize = 36 + 48 + 16;
@@ -148,17 +148,17 @@ impl CoinsCache {
         Ok(Some(coin))
     }
 
-    /// Writes every dirty entry and `best_block` as one atomic batch, then
+    /// Writes every dirty entry into `batch` (which names the best block and
+    /// may carry meta records) and applies it as one atomic batch, then
     /// empties the cache. On an error the store is unchanged but the cache
     /// is empty all the same: the node must stop, as Bitcoin Core does on a
     /// failed flush, and reconnect blocks from the store's best block.
     pub fn flush<S: UtxoStore>(
         &mut self,
         store: &mut S,
-        best_block: BlockHash,
+        mut batch: Batch,
         durability: Durability,
     ) -> Result<FlushStats, StoreError> {
-        let mut batch = Batch::new(best_block);
         self.usage = 0;
         for (key, entry) in self.map.drain() {
             if !entry.dirty {

@@ -12,8 +12,8 @@ use std::path::Path;
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, OwnedWriteBatch, PersistMode};
 
 use super::{
-    best_block_from, key_from, Batch, BlockHash, Durability, OutPointKey, StoreError, StoreOptions,
-    UtxoStore,
+    best_block_from, check_meta_key, key_from, Batch, BlockHash, Durability, OutPointKey,
+    StoreError, StoreOptions, UtxoStore,
 };
 
 const BEST_BLOCK: &[u8] = b"best_block";
@@ -38,6 +38,12 @@ impl FjallStore {
             wb.insert(&self.coins, key.as_slice(), value.as_slice());
         }
         wb.insert(&self.meta, BEST_BLOCK, batch.best_block.as_slice());
+        for (key, value) in &batch.meta {
+            match value {
+                Some(v) => wb.insert(&self.meta, key.as_bytes(), v.as_slice()),
+                None => wb.remove(&self.meta, key.as_bytes()),
+            }
+        }
         wb
     }
 }
@@ -56,6 +62,9 @@ impl UtxoStore for FjallStore {
     }
 
     fn apply(&mut self, batch: &Batch, durability: Durability) -> Result<(), StoreError> {
+        for (key, _) in &batch.meta {
+            check_meta_key(key)?;
+        }
         let wb = self.write(batch);
         let wb = match durability {
             Durability::Immediate => wb.durability(Some(PersistMode::SyncData)),
@@ -78,6 +87,24 @@ impl UtxoStore for FjallStore {
             .get(BEST_BLOCK)?
             .map(|v| best_block_from(&v))
             .transpose()
+    }
+
+    fn meta_get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.meta.get(key.as_bytes())?.map(|v| v.to_vec()))
+    }
+
+    fn meta_scan(
+        &self,
+        prefix: &str,
+        f: &mut dyn FnMut(&str, &[u8]) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        for guard in self.meta.prefix(prefix.as_bytes()) {
+            let (k, v) = guard.into_inner()?;
+            let k = std::str::from_utf8(&k)
+                .map_err(|_| StoreError::Corrupt("meta key is not UTF-8"))?;
+            f(k, &v)?;
+        }
+        Ok(())
     }
 
     fn get(&self, key: &OutPointKey) -> Result<Option<Vec<u8>>, StoreError> {

@@ -20,8 +20,8 @@ use heed::types::{Bytes, Str};
 use heed::{CommitOrAbort, Database, Env, EnvFlags, EnvOpenOptions, FlagSetMode, RwTxn};
 
 use super::{
-    best_block_from, key_from, Batch, BlockHash, Durability, OutPointKey, StoreError, StoreOptions,
-    UtxoStore,
+    best_block_from, check_meta_key, key_from, Batch, BlockHash, Durability, OutPointKey,
+    StoreError, StoreOptions, UtxoStore,
 };
 
 const BEST_BLOCK: &str = "best_block";
@@ -43,6 +43,15 @@ impl HeedStore {
             self.coins.put(tx, key, value)?;
         }
         self.meta.put(tx, BEST_BLOCK, &batch.best_block)?;
+        for (key, value) in &batch.meta {
+            check_meta_key(key)?;
+            match value {
+                Some(v) => self.meta.put(tx, key, v)?,
+                None => {
+                    self.meta.delete(tx, key)?;
+                }
+            }
+        }
         Ok(())
     }
 }
@@ -116,6 +125,24 @@ impl UtxoStore for HeedStore {
             .get(&tx, BEST_BLOCK)?
             .map(best_block_from)
             .transpose()
+    }
+
+    fn meta_get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let tx = self.env.read_txn()?;
+        Ok(self.meta.get(&tx, key)?.map(<[u8]>::to_vec))
+    }
+
+    fn meta_scan(
+        &self,
+        prefix: &str,
+        f: &mut dyn FnMut(&str, &[u8]) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let tx = self.env.read_txn()?;
+        for entry in self.meta.prefix_iter(&tx, prefix)? {
+            let (k, v) = entry?;
+            f(k, v)?;
+        }
+        Ok(())
     }
 
     fn get(&self, key: &OutPointKey) -> Result<Option<Vec<u8>>, StoreError> {

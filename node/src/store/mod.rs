@@ -125,6 +125,10 @@ pub struct Batch {
     pub deletes: Vec<OutPointKey>,
     /// The block the set is at once the batch is applied.
     pub best_block: BlockHash,
+    /// Other records written in the same transaction (the block index, say),
+    /// by key; `None` deletes. Keys must not collide with the engines' own
+    /// `best_block` marker.
+    pub meta: Vec<(String, Option<Vec<u8>>)>,
 }
 
 impl Batch {
@@ -134,6 +138,7 @@ impl Batch {
             puts: Vec::new(),
             deletes: Vec::new(),
             best_block,
+            meta: Vec::new(),
         }
     }
 
@@ -145,6 +150,11 @@ impl Batch {
     /// Adds a spent coin.
     pub fn delete(&mut self, key: OutPointKey) {
         self.deletes.push(key);
+    }
+
+    /// Sets meta record `key` to `value` (`None`: deletes it).
+    pub fn meta(&mut self, key: String, value: Option<Vec<u8>>) {
+        self.meta.push((key, value));
     }
 }
 
@@ -164,6 +174,16 @@ pub trait UtxoStore: Sized {
 
     /// The best-block marker of the last applied batch, if any.
     fn best_block(&self) -> Result<Option<BlockHash>, StoreError>;
+
+    /// The meta record at `key` (see [`Batch::meta`]).
+    fn meta_get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Visits the meta records whose keys start with `prefix`, in key order.
+    fn meta_scan(
+        &self,
+        prefix: &str,
+        f: &mut dyn FnMut(&str, &[u8]) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
 
     /// The encoded coin at `key`.
     fn get(&self, key: &OutPointKey) -> Result<Option<Vec<u8>>, StoreError>;
@@ -246,6 +266,19 @@ pub(crate) fn best_block_from(bytes: &[u8]) -> Result<BlockHash, StoreError> {
         .try_into()
         .map_err(|_| StoreError::Corrupt("best-block marker is not 32 bytes"))
 }
+
+/// Rejects meta keys that would overwrite an engine's own records.
+pub(crate) fn check_meta_key(key: &str) -> Result<(), StoreError> {
+    if key == BEST_BLOCK_KEY {
+        return Err(StoreError::Corrupt(
+            "meta key collides with the best-block marker",
+        ));
+    }
+    Ok(())
+}
+
+/// The engines' key for the best-block marker in their meta table.
+pub(crate) const BEST_BLOCK_KEY: &str = "best_block";
 
 pub(crate) fn key_from(bytes: &[u8]) -> Result<&OutPointKey, StoreError> {
     bytes

@@ -14,7 +14,8 @@ use std::path::Path;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 
 use super::{
-    best_block_from, Batch, BlockHash, Durability, OutPointKey, StoreError, StoreOptions, UtxoStore,
+    best_block_from, check_meta_key, Batch, BlockHash, Durability, OutPointKey, StoreError,
+    StoreOptions, UtxoStore,
 };
 
 const COINS: TableDefinition<&[u8; 36], &[u8]> = TableDefinition::new("coins");
@@ -50,6 +51,13 @@ impl RedbStore {
         }
         let mut meta = tx.open_table(META)?;
         meta.insert(BEST_BLOCK, batch.best_block.as_slice())?;
+        for (key, value) in &batch.meta {
+            check_meta_key(key)?;
+            match value {
+                Some(v) => meta.insert(key.as_str(), v.as_slice())?,
+                None => meta.remove(key.as_str())?,
+            };
+        }
         Ok(())
     }
 }
@@ -90,6 +98,29 @@ impl UtxoStore for RedbStore {
         let meta = tx.open_table(META)?;
         let best = meta.get(BEST_BLOCK)?;
         best.map(|v| best_block_from(v.value())).transpose()
+    }
+
+    fn meta_get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let meta = tx.open_table(META)?;
+        Ok(meta.get(key)?.map(|v| v.value().to_vec()))
+    }
+
+    fn meta_scan(
+        &self,
+        prefix: &str,
+        f: &mut dyn FnMut(&str, &[u8]) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let tx = self.db.begin_read()?;
+        let meta = tx.open_table(META)?;
+        for entry in meta.range(prefix..)? {
+            let (k, v) = entry?;
+            if !k.value().starts_with(prefix) {
+                break;
+            }
+            f(k.value(), v.value())?;
+        }
+        Ok(())
     }
 
     fn get(&self, key: &OutPointKey) -> Result<Option<Vec<u8>>, StoreError> {
