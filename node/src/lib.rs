@@ -5,10 +5,14 @@
 //! [`mining`], [`config`] (arguments and `bitcoin.conf`) and [`http`] (the
 //! JSON-RPC transport).
 
+pub mod blockfiles;
+pub mod blockindex;
 pub mod config;
 pub mod http;
+pub mod logging;
 pub mod mempool;
 pub mod mining;
 pub mod params;
 pub mod store;
+pub mod undo;
 pub mod validation;
