@@ -37,6 +37,11 @@ impl Status {
     /// The block was connected once: every rule, scripts included, held.
     pub const VALID_SCRIPTS: Status = Status(16);
 
+    /// The bits of both.
+    pub const fn union(self, other: Status) -> Status {
+        Status(self.0 | other.0)
+    }
+
     /// Whether every bit of `other` is set.
     pub fn has(self, other: Status) -> bool {
         self.0 & other.0 == other.0
