@@ -1,0 +1,291 @@
+//! The node: chainstate and mempool behind one lock (Core's `cs_main`),
+//! the operations RPC methods share (submit a block, mine, accept a
+//! transaction), and shutdown.
+
+use std::cell::RefCell;
+use std::path::PathBuf;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Instant;
+
+use bitcoin::consensus::serialize;
+use bitcoin::{Block, BlockHash, OutPoint, ScriptBuf, Transaction};
+use btc_core::archive::ArchivedBlockArchive;
+
+use crate::chainstate::{ChainError, Chainstate, ChainstateOptions, ConnectedBlock, ProcessError};
+use crate::mempool::{ChainView, Mempool, MempoolOptions};
+use crate::params::ChainParams;
+use crate::store::Coin;
+
+/// What the node is made of, resolved from the configuration.
+pub struct NodeOptions {
+    /// `<datadir>/<network>`.
+    pub net_dir: PathBuf,
+    /// The network.
+    pub params: ChainParams,
+    /// Chainstate options.
+    pub chainstate: ChainstateOptions,
+    /// Mempool options.
+    pub mempool: MempoolOptions,
+}
+
+/// Chainstate and mempool, locked together.
+pub struct State {
+    /// The chainstate.
+    pub chain: Chainstate,
+    /// The mempool.
+    pub mempool: Mempool,
+}
+
+/// A running node.
+pub struct Node {
+    state: Mutex<State>,
+    /// The network's parameters.
+    pub params: ChainParams,
+    /// `<datadir>/<network>`.
+    pub net_dir: PathBuf,
+    /// When the node started.
+    pub started: Instant,
+    stop: (Mutex<bool>, Condvar),
+}
+
+/// The chain as the mempool sees it.
+pub struct View<'a> {
+    chain: RefCell<&'a mut Chainstate>,
+}
+
+impl<'a> View<'a> {
+    /// A view of `chain`.
+    pub fn new(chain: &'a mut Chainstate) -> View<'a> {
+        View {
+            chain: RefCell::new(chain),
+        }
+    }
+}
+
+impl ChainView for View<'_> {
+    fn coin(&self, outpoint: &OutPoint) -> Option<Coin> {
+        // A database error here reads as a missing coin: the transaction
+        // is refused, never accepted on a guess.
+        self.chain.borrow_mut().coin(outpoint).ok().flatten()
+    }
+    fn tip_height(&self) -> u32 {
+        self.chain.borrow().height()
+    }
+    fn tip_hash(&self) -> BlockHash {
+        let c = self.chain.borrow();
+        c.tree().get(c.tip()).hash
+    }
+    fn median_time_past(&self) -> i64 {
+        let c = self.chain.borrow();
+        c.tree().get(c.tip()).mtp
+    }
+    fn mtp_at_height(&self, height: u32) -> i64 {
+        let c = self.chain.borrow();
+        let h = height.min(c.height());
+        c.at_height(h).map_or(0, |i| c.tree().get(i).mtp)
+    }
+    fn script_flags(&self) -> btc_core::script::VerifyFlags {
+        let c = self.chain.borrow();
+        let tip = c.tree().get(c.tip());
+        c.params().script_flags(tip.height + 1, &tip.hash)
+    }
+}
+
+/// The transactions of an archived block.
+pub fn block_transactions(archive: &[u8]) -> Vec<Transaction> {
+    match ArchivedBlockArchive::from_bytes(archive) {
+        Ok(b) => b.txs().filter_map(|t| t.to_transaction().ok()).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+impl State {
+    /// Brings the mempool in step with blocks that left and joined the
+    /// chain.
+    pub fn apply_events(&mut self, events: &[ConnectedBlock]) {
+        let mut back = Vec::new();
+        for ev in events {
+            if ev.connected {
+                if !back.is_empty() {
+                    let txs = std::mem::take(&mut back);
+                    self.mempool
+                        .readd_after_disconnect(txs, &View::new(&mut self.chain));
+                }
+                if !self.mempool.is_empty() {
+                    self.mempool
+                        .remove_for_block(&block_transactions(&ev.archive));
+                }
+            } else {
+                // Disconnected blocks come tip first; their transactions go
+                // back oldest block first.
+                let mut txs = block_transactions(&ev.archive);
+                txs.append(&mut back);
+                back = txs;
+            }
+        }
+        if !back.is_empty() {
+            self.mempool
+                .readd_after_disconnect(back, &View::new(&mut self.chain));
+        }
+    }
+}
+
+impl Node {
+    /// Opens the chainstate (replaying or reindexing the block files as
+    /// needed) and an empty mempool.
+    pub fn open(opts: NodeOptions) -> Result<Arc<Node>, ChainError> {
+        let params = opts.params.clone();
+        let chain = Chainstate::open(&opts.net_dir, opts.params, opts.chainstate)?;
+        Ok(Arc::new(Node {
+            state: Mutex::new(State {
+                chain,
+                mempool: Mempool::new(opts.mempool),
+            }),
+            params,
+            net_dir: opts.net_dir,
+            started: Instant::now(),
+            stop: (Mutex::new(false), Condvar::new()),
+        }))
+    }
+
+    /// Locks chainstate and mempool.
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Submits a block; on return it is durable (its record is synced).
+    pub fn submit_block(&self, bytes: &[u8]) -> Result<BlockHash, ProcessError> {
+        let mut st = self.lock();
+        let result = st.chain.process_block(bytes);
+        let out = match result {
+            Ok((idx, events)) => {
+                st.apply_events(&events);
+                Ok(st.chain.tree().get(idx).hash)
+            }
+            Err(e) => Err(e),
+        };
+        st.chain.sync_blocks()?;
+        out
+    }
+
+    /// Mines `n` blocks paying `script` from the mempool; returns their
+    /// hashes. One sync covers all of them.
+    pub fn generate(
+        &self,
+        n: u32,
+        script: &ScriptBuf,
+        max_tries: u64,
+    ) -> Result<Vec<BlockHash>, ProcessError> {
+        let mut hashes = Vec::new();
+        let mut st = self.lock();
+        let mut tries = max_tries;
+        for _ in 0..n {
+            let ctx = self.template_context(&st.chain, script.clone());
+            let mut block = crate::mining::assemble(&st.mempool, &ctx);
+            if !grind_within(&mut block, &mut tries) {
+                break;
+            }
+            let (idx, events) = match st.chain.process_block(&serialize(&block)) {
+                Ok(r) => r,
+                Err(e) => {
+                    st.chain.sync_blocks()?;
+                    return Err(e);
+                }
+            };
+            st.apply_events(&events);
+            hashes.push(st.chain.tree().get(idx).hash);
+        }
+        st.chain.sync_blocks()?;
+        Ok(hashes)
+    }
+
+    /// Mines one block of exactly `txs` (generateblock).
+    pub fn generate_block(
+        &self,
+        script: &ScriptBuf,
+        txs: Vec<Transaction>,
+        submit: bool,
+    ) -> Result<Block, String> {
+        let mut st = self.lock();
+        let ctx = self.template_context(&st.chain, script.clone());
+        let mut block = crate::mining::assemble_with(txs, &ctx).map_err(|e| e.to_string())?;
+        let mut tries = u64::MAX;
+        if !grind_within(&mut block, &mut tries) {
+            return Err("Failed to make block.".into());
+        }
+        if submit {
+            match st.chain.process_block(&serialize(&block)) {
+                Ok((_, events)) => st.apply_events(&events),
+                Err(e) => {
+                    let _ = st.chain.sync_blocks();
+                    return Err(format!("TestBlockValidity failed: {e}"));
+                }
+            }
+            st.chain.sync_blocks().map_err(|e| e.to_string())?;
+        }
+        Ok(block)
+    }
+
+    /// The context of the next block on the tip.
+    pub fn template_context(
+        &self,
+        chain: &Chainstate,
+        coinbase_script: ScriptBuf,
+    ) -> crate::mining::TemplateContext {
+        let tip = chain.tree().get(chain.tip());
+        let now = chain.now();
+        let height = tip.height + 1;
+        crate::mining::TemplateContext {
+            height,
+            prev_hash: tip.hash,
+            prev_mtp: tip.mtp,
+            time: now.max(tip.mtp + 1) as u32,
+            bits: tip.header.bits,
+            version: 0x2000_0000,
+            subsidy: chain.params().block_subsidy(height),
+            coinbase_script,
+            max_weight: 3_996_000,
+            min_fee_rate: bitcoin::FeeRate::from_sat_per_vb_unchecked(1),
+        }
+    }
+
+    /// Asks the node to stop.
+    pub fn request_stop(&self) {
+        let (m, c) = &self.stop;
+        *m.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        c.notify_all();
+    }
+
+    /// Whether a stop was requested.
+    pub fn stopping(&self) -> bool {
+        *self.stop.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Blocks until [`Node::request_stop`].
+    pub fn wait_for_stop(&self) {
+        let (m, c) = &self.stop;
+        let mut stopped = m.lock().unwrap_or_else(|e| e.into_inner());
+        while !*stopped {
+            stopped = c.wait(stopped).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// Flushes everything to disk (at shutdown).
+    pub fn flush(&self) -> Result<(), ChainError> {
+        self.lock().chain.flush()
+    }
+}
+
+/// Grinds the nonce, counting tries against the caller's budget
+/// (`maxtries` of generatetoaddress spans all its blocks, as in Core).
+fn grind_within(block: &mut Block, tries: &mut u64) -> bool {
+    let budget = (*tries).min(u64::from(u32::MAX));
+    if budget == 0 {
+        return false;
+    }
+    let start = block.header.nonce;
+    let ok = crate::mining::grind(block, budget);
+    let used = u64::from(block.header.nonce.wrapping_sub(start)) + 1;
+    *tries = tries.saturating_sub(used);
+    ok
+}
