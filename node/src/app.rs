@@ -1,0 +1,113 @@
+//! The `bitcoin-node` program: options, logging, the node, the RPC server,
+//! signals, and an orderly shutdown.
+
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+
+use crate::chainstate::ChainstateOptions;
+use crate::config::Config;
+use crate::http::{HttpOptions, HttpServer};
+use crate::log_line;
+use crate::mempool::MempoolOptions;
+use crate::node::{Node, NodeOptions};
+use crate::params::ChainParams;
+
+/// Every option `bitcoin-node` knows (Core's names).
+pub const KNOWN_OPTIONS: &[&str] = &[
+    "datadir", "conf", "regtest", "testnet", "testnet4", "signet", "chain", "printtoconsole",
+    "debug", "debuglogfile", "rpcbind", "rpcport", "rpcallowip", "rpcuser", "rpcpassword",
+    "rpcauth", "rpcworkqueue", "rpcthreads", "rpcservertimeout", "rpccookiefile", "server",
+    "dbcache", "par", "assumevalid", "reindex", "txindex", "maxmempool", "minrelaytxfee",
+    "mempoolfullrbf", "datacarrier", "datacarriersize", "permitbaremultisig", "blockmaxweight",
+    "blockmintxfee", "disablewallet", "wallet", "walletdir", "ipcbind", "fallbackfee", "help",
+    "version", "daemon", "listen", "port", "bind", "connect", "addnode", "dnsseed", "fixedseeds",
+    "persistmempool", "prune", "deprecatedrpc", "acceptnonstdtxn", "ipcconnect", "ipcfd",
+];
+
+/// Core's `-par`: 0 = all cores, negative = leave that many free.
+pub fn script_threads(par: i64) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as i64;
+    let n = if par <= 0 { cores + par } else { par };
+    n.clamp(1, 15) as usize
+}
+
+/// Runs `bitcoin-node` with `args` (without the program name) until it is
+/// stopped by RPC or a signal.
+pub fn run(args: Vec<String>) -> anyhow::Result<()> {
+    let signals = crate::signals::block_termination()?;
+    let cfg = Config::parse(args, KNOWN_OPTIONS)?;
+    if cfg.is_set("help") {
+        println!("Usage: bitcoin-node [options]\nOptions: -{}", KNOWN_OPTIONS.join(" -"));
+        return Ok(());
+    }
+    let net_dir = cfg.net_dir()?;
+    crate::logging::init(&net_dir.join("debug.log"), cfg.get_bool("printtoconsole", false))
+        .with_context(|| format!("cannot open {}", net_dir.join("debug.log").display()))?;
+    log_line!("bitcoin-node version {} starting", env!("CARGO_PKG_VERSION"));
+    for w in cfg.warnings() {
+        log_line!("Warning: {w}");
+    }
+    let params = ChainParams::for_network(cfg.chain());
+    let dbcache_mib = cfg.get_int("dbcache", 450)?;
+    if dbcache_mib < 4 {
+        bail!("-dbcache must be at least 4 MiB");
+    }
+    let assumevalid = match cfg.get("assumevalid") {
+        None => None,
+        Some("0") => None,
+        Some(h) => Some(
+            h.parse()
+                .with_context(|| format!("-assumevalid={h} is not a block hash"))?,
+        ),
+    };
+    let opts = NodeOptions {
+        net_dir: net_dir.clone(),
+        params,
+        chainstate: ChainstateOptions {
+            dbcache_bytes: (dbcache_mib as usize) << 20,
+            assumevalid,
+            script_threads: script_threads(cfg.get_int("par", 0)?),
+            reindex: cfg.get_bool("reindex", false),
+            txindex: cfg.get_bool("txindex", false),
+            ..ChainstateOptions::default()
+        },
+        mempool: MempoolOptions::default(),
+    };
+    let node = Node::open(opts).context("cannot open the chainstate")?;
+    {
+        let st = node.lock();
+        log_line!(
+            "Chain tip: height {} {}",
+            st.chain.height(),
+            st.chain.tree().get(st.chain.tip()).hash
+        );
+    }
+    let (http_opts, cookie, warnings) = HttpOptions::from_config(&cfg)?;
+    for w in warnings {
+        log_line!("Warning: {w}");
+    }
+    let handler = Arc::new(crate::rpc::Dispatcher::new(node.clone()));
+    let server = HttpServer::start(http_opts, handler)?;
+    for a in server.local_addrs() {
+        log_line!("RPC listening on {a}");
+    }
+    let watcher = {
+        let node = node.clone();
+        std::thread::spawn(move || {
+            if signals.wait() {
+                log_line!("Received a termination signal");
+                node.request_stop();
+            }
+        })
+    };
+    node.wait_for_stop();
+    log_line!("Shutdown: stopping RPC");
+    server.stop();
+    log_line!("Shutdown: flushing the chainstate");
+    node.flush()?;
+    drop(cookie);
+    drop(watcher);
+    log_line!("Shutdown: done");
+    Ok(())
+}
