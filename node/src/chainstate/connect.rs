@@ -292,6 +292,7 @@ impl Chainstate {
             .append(Kind::Undo, &undo.encode())
             .map_err(ChainError::from)?;
         self.tree.set_undo(idx, pos);
+        self.txindex_update(block, hash, true);
         self.active.push(idx);
         self.blocks_since_flush += 1;
         Ok(ConnectedBlock {
@@ -346,6 +347,7 @@ impl Chainstate {
                 }
             }
         }
+        self.txindex_update(block, hash, false);
         self.active.pop();
         self.blocks_since_flush += 1;
         Ok(ConnectedBlock {

@@ -80,6 +80,7 @@ impl Chainstate {
             blocks_since_flush: 0,
             last_flush: Instant::now(),
             mocktime: None,
+            txindex_pending: HashMap::new(),
         };
         cs.check_files_cover_index()?;
         match best {

@@ -41,6 +41,8 @@ pub use rules::Rejection;
 const META_INDEXED_END: &str = "indexed_end";
 /// Meta key prefix of the block index records.
 const META_BLOCK: &str = "b/";
+/// Meta key prefix of the transaction index (`-txindex`).
+const META_TX: &str = "t/";
 
 /// Options of the chainstate.
 #[derive(Clone, Debug)]
@@ -57,6 +59,8 @@ pub struct ChainstateOptions {
     pub flush_blocks: u32,
     /// ... or after this long.
     pub flush_interval: Duration,
+    /// `-txindex`: keep a txid → block index.
+    pub txindex: bool,
 }
 
 impl Default for ChainstateOptions {
@@ -68,6 +72,7 @@ impl Default for ChainstateOptions {
             reindex: false,
             flush_blocks: 2000,
             flush_interval: Duration::from_secs(600),
+            txindex: false,
         }
     }
 }
@@ -133,6 +138,8 @@ pub struct Chainstate {
     last_flush: Instant,
     /// `setmocktime`: the clock's value, if set.
     mocktime: Option<i64>,
+    /// `-txindex` changes not yet flushed: txid → block (`None`: removed).
+    txindex_pending: HashMap<bitcoin::Txid, Option<BlockHash>>,
 }
 
 impl Chainstate {
@@ -249,6 +256,9 @@ impl Chainstate {
             let e = self.tree.get(idx);
             batch.meta(block_key(&e.hash), Some(e.encode()));
         }
+        for (txid, block) in self.txindex_pending.drain() {
+            batch.meta(format!("{META_TX}{txid}"), block.map(|h| h.to_byte_array().to_vec()));
+        }
         batch.meta(
             META_INDEXED_END.to_string(),
             Some(self.indexed_end.encode().to_vec()),
@@ -256,6 +266,76 @@ impl Chainstate {
         self.cache.flush(&mut self.store, batch, Durability::Immediate)?;
         self.blocks_since_flush = 0;
         self.last_flush = Instant::now();
+        Ok(())
+    }
+
+    /// Whether `-txindex` is on.
+    pub fn has_txindex(&self) -> bool {
+        self.opts.txindex
+    }
+
+    /// The block holding `txid`, from `-txindex`.
+    pub fn txindex_lookup(&self, txid: &bitcoin::Txid) -> Option<Idx> {
+        if !self.opts.txindex {
+            return None;
+        }
+        let hash = match self.txindex_pending.get(txid) {
+            Some(h) => *h,
+            None => self
+                .store
+                .meta_get(&format!("{META_TX}{txid}"))
+                .ok()
+                .flatten()
+                .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
+                .map(BlockHash::from_byte_array),
+        }?;
+        self.tree.find(&hash)
+    }
+
+    /// Records the transactions of a connected (or disconnected) block in
+    /// the transaction index.
+    fn txindex_update(&mut self, block: &btc_core::ArchivedBlockArchive, hash: BlockHash, connected: bool) {
+        if self.opts.txindex {
+            for txid in block.txids() {
+                self.txindex_pending.insert(txid, connected.then_some(hash));
+            }
+        }
+    }
+
+    /// Statistics and Core's hash of the UTXO set as flushed to the
+    /// database (callers flush first).
+    pub fn utxo_stats(&self) -> Result<utxo_stats::UtxoStats, utxo_stats::StatsError> {
+        utxo_stats::compute(&self.store)
+    }
+
+    /// `verifychain`: re-reads the last `n` active blocks (0: all) and
+    /// checks them. Level 0 reads them, 1 re-checks their hashes (merkle
+    /// root, witness commitment), 2 and up also read and check their undo
+    /// data against their inputs. Core's levels 3 and 4 (disconnecting and
+    /// reconnecting in memory) are checked as level 2.
+    pub fn verify_recent(&mut self, level: u8, n: u32) -> Result<(), String> {
+        let tip = self.height();
+        let from = if n == 0 { 1 } else { tip.saturating_sub(n - 1).max(1) };
+        for h in (from..=tip).rev() {
+            let idx = self.active[h as usize];
+            let bytes = self.read_block(idx).map_err(|e| e.to_string())?;
+            if level >= 1 {
+                let wire = btc_core::BlockWire::parse(bytes.as_slice()).map_err(|e| e.to_string())?;
+                let archive = wire.to_archive();
+                let block = btc_core::ArchivedBlockArchive::from_bytes(&archive).map_err(|e| e.to_string())?;
+                btc_core::archive::check::check_hashes(block).map_err(|e| e.to_string())?;
+                if block.block_hash() != self.tree.get(idx).hash {
+                    return Err(format!("block at height {h} has the wrong hash"));
+                }
+                if level >= 2 {
+                    let undo = self.read_undo(idx).map_err(|e| e.to_string())?;
+                    let inputs: usize = block.txs().filter(|t| !t.is_coinbase()).map(|t| t.input_count()).sum();
+                    if undo.spent.len() != inputs {
+                        return Err(format!("undo data of block at height {h} does not match its inputs"));
+                    }
+                }
+            }
+        }
         Ok(())
     }
 
