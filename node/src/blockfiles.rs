@@ -127,6 +127,7 @@ struct Appender {
 /// One kind of file (blocks or undo), appended to and read from.
 struct Series {
     dir: PathBuf,
+    max_file_size: u64,
     kind: Kind,
     magic: [u8; 4],
     tail: Appender,
@@ -151,7 +152,12 @@ impl Series {
         file_path(&self.dir, self.kind, number)
     }
 
-    fn open(dir: &Path, kind: Kind, magic: [u8; 4]) -> Result<Series, FilesError> {
+    fn open(
+        dir: &Path,
+        kind: Kind,
+        magic: [u8; 4],
+        max_file_size: u64,
+    ) -> Result<Series, FilesError> {
         let mut number = 0;
         while file_path(dir, kind, number + 1).exists() {
             number += 1;
@@ -161,6 +167,7 @@ impl Series {
         let len = file.metadata().map_err(io_err(&path))?.len();
         Ok(Series {
             dir: dir.to_path_buf(),
+            max_file_size,
             kind,
             magic,
             tail: Appender {
@@ -178,7 +185,7 @@ impl Series {
             .ok()
             .filter(|&l| l <= MAX_RECORD)
             .ok_or(FilesError::TooLarge(payload.len()))?;
-        if self.tail.len > 0 && self.tail.len + HEADER + u64::from(len) > MAX_FILE_SIZE {
+        if self.tail.len > 0 && self.tail.len + HEADER + u64::from(len) > self.max_file_size {
             self.roll()?;
         }
         let mut header = [0u8; HEADER as usize];
@@ -419,10 +426,19 @@ impl BlockFiles {
     /// Opens (creating) the files in `dir`; `magic` is the network's message
     /// start, which begins every record.
     pub fn open(dir: &Path, magic: [u8; 4]) -> Result<BlockFiles, FilesError> {
+        Self::open_with(dir, magic, MAX_FILE_SIZE)
+    }
+
+    /// [`BlockFiles::open`] with another file size limit (tests).
+    pub fn open_with(
+        dir: &Path,
+        magic: [u8; 4],
+        max_file_size: u64,
+    ) -> Result<BlockFiles, FilesError> {
         std::fs::create_dir_all(dir).map_err(io_err(dir))?;
         let files = BlockFiles {
-            blocks: Series::open(dir, Kind::Block, magic)?,
-            undo: Series::open(dir, Kind::Undo, magic)?,
+            blocks: Series::open(dir, Kind::Block, magic, max_file_size)?,
+            undo: Series::open(dir, Kind::Undo, magic, max_file_size)?,
         };
         sync_dir(dir)?;
         Ok(files)
@@ -500,5 +516,127 @@ impl BlockFiles {
             }
         }
         total
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Seek, SeekFrom};
+
+    const MAGIC: [u8; 4] = [0xfa, 0xbf, 0xb5, 0xda];
+
+    fn payload(i: u32) -> Vec<u8> {
+        (0..(100 + i * 37))
+            .map(|j| (i.wrapping_mul(31) ^ j) as u8)
+            .collect()
+    }
+
+    fn all(files: &mut BlockFiles) -> (Vec<(FilePos, Vec<u8>)>, ScanEnd) {
+        let mut seen = Vec::new();
+        let end = files
+            .scan(Kind::Block, FilePos::default(), &mut |p, b| {
+                seen.push((p, b.to_vec()));
+                Ok(())
+            })
+            .unwrap();
+        (seen, end)
+    }
+
+    #[test]
+    fn append_read_reopen_and_roll_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut positions = Vec::new();
+        {
+            let mut f = BlockFiles::open_with(dir.path(), MAGIC, 1000).unwrap();
+            for i in 0..20 {
+                positions.push(f.append(Kind::Block, &payload(i)).unwrap());
+            }
+            f.sync().unwrap();
+            assert!(!f.dirty());
+        }
+        assert!(positions.iter().any(|p| p.file > 0), "rolled over");
+        let mut f = BlockFiles::open_with(dir.path(), MAGIC, 1000).unwrap();
+        for (i, p) in positions.iter().enumerate() {
+            assert_eq!(f.read(Kind::Block, *p).unwrap(), payload(i as u32));
+        }
+        let (seen, end) = all(&mut f);
+        assert_eq!(seen.len(), 20);
+        assert!(matches!(end, ScanEnd::Clean { .. }));
+        // Appends continue after the last record.
+        let p = f.append(Kind::Block, b"next").unwrap();
+        assert!(p > *positions.last().unwrap());
+        assert!(f.read(Kind::Block, FilePos { file: 0, offset: 3 }).is_err());
+        assert!(f.read(Kind::Undo, positions[0]).is_err());
+        assert!(f
+            .append(Kind::Block, &vec![0; MAX_RECORD as usize + 1])
+            .is_err());
+    }
+
+    #[test]
+    fn torn_tail_is_found_and_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut f = BlockFiles::open(dir.path(), MAGIC).unwrap();
+        for i in 0..3 {
+            f.append(Kind::Block, &payload(i)).unwrap();
+        }
+        f.sync().unwrap();
+        let whole = f.end(Kind::Block);
+        drop(f);
+        // A crash in the middle of the fourth append: its header and half
+        // of its payload reached the file.
+        let path = dir.path().join("blk00000.dat");
+        let mut file = OpenOptions::new().append(true).open(&path).unwrap();
+        let p = payload(3);
+        file.write_all(&MAGIC).unwrap();
+        file.write_all(&(p.len() as u32).to_le_bytes()).unwrap();
+        file.write_all(&crc32fast::hash(&p).to_le_bytes()).unwrap();
+        file.write_all(&p[..p.len() / 2]).unwrap();
+        drop(file);
+        let mut f = BlockFiles::open(dir.path(), MAGIC).unwrap();
+        let (seen, end) = all(&mut f);
+        assert_eq!(seen.len(), 3);
+        let ScanEnd::TornTail { at, .. } = end else {
+            panic!("expected a torn tail, got {end:?}");
+        };
+        assert_eq!(at, whole);
+        f.truncate(Kind::Block, at).unwrap();
+        let again = f.append(Kind::Block, &payload(3)).unwrap();
+        assert_eq!(f.read(Kind::Block, again).unwrap(), payload(3));
+        let (seen, end) = all(&mut f);
+        assert_eq!(seen.len(), 4);
+        assert!(matches!(end, ScanEnd::Clean { .. }));
+    }
+
+    #[test]
+    fn corruption_is_an_error_not_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut f = BlockFiles::open_with(dir.path(), MAGIC, 600).unwrap();
+        let mut pos = Vec::new();
+        for i in 0..6 {
+            pos.push(f.append(Kind::Block, &payload(i)).unwrap());
+        }
+        f.sync().unwrap();
+        drop(f);
+        // Flip one payload byte of the first record of file 0.
+        let path = dir.path().join("blk00000.dat");
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .unwrap();
+        file.seek(SeekFrom::Start(u64::from(pos[0].offset) + 5))
+            .unwrap();
+        file.write_all(&[0xee]).unwrap();
+        drop(file);
+        let mut f = BlockFiles::open_with(dir.path(), MAGIC, 600).unwrap();
+        let e = f.read(Kind::Block, pos[0]).unwrap_err();
+        assert!(e.to_string().contains("checksum"), "{e}");
+        assert_eq!(f.read(Kind::Block, pos[1]).unwrap(), payload(1));
+        // In a file that is not the last, a scan reports it as an error.
+        assert!(pos.last().unwrap().file > 0);
+        assert!(f
+            .scan(Kind::Block, FilePos::default(), &mut |_, _| Ok(()))
+            .is_err());
     }
 }
