@@ -241,6 +241,8 @@ impl Shared<'_> {
                 return false;
             }
             if outputs.verify(tx.bytes(), input, self.flags).is_err() {
+                // Stop the others first: the diagnosis runs the library again.
+                self.cancel.store(true, Ordering::Relaxed);
                 let spk = pairs.get(input).map_or(&[][..], |p| p.1);
                 let error = diagnose(tx, input, &outputs, spk, self.flags);
                 self.fail(tx.index(), input, error);
