@@ -4,7 +4,12 @@
 //! After criterion's groups it prints the speed-up of 2 threads over 1
 //! (median of repeated runs).
 //!
-//! `cargo bench -p btc-node --bench connect_scripts`
+//! A second group compares `CheckTransaction` over every transaction of
+//! mainnet block 702861 (2,500 transactions) on the archive in place
+//! against decoding each into a `bitcoin::Transaction` first (what
+//! `btc_core::script::check_transaction` takes).
+//!
+//! `BITCOIN_TEST_DATA=/work/shared/data cargo bench -p btc-node --bench connect_scripts`
 
 use std::time::{Duration, Instant};
 
@@ -21,7 +26,7 @@ use bitcoin::{
 use btc_core::{ArchivedBlockArchive, BlockWire};
 use btc_node::params::ChainParams;
 use btc_node::store::Coin;
-use btc_node::validation::{bip34_height_prefix, ScriptPool};
+use btc_node::validation::{bip34_height_prefix, check_transaction, ScriptPool};
 use criterion::Criterion;
 
 const TXS: usize = 1000;
@@ -103,21 +108,24 @@ fn build() -> (Vec<u8>, Vec<Vec<Coin>>) {
     (bitcoin::consensus::serialize(&block), spent)
 }
 
-/// Median wall time of `runs` checks of the block on `threads` threads.
-fn median(a: &ArchivedBlockArchive, spent: &[Vec<Coin>], threads: usize, runs: usize) -> Duration {
-    let pool = ScriptPool::with_threads(threads);
+/// Wall times of `runs` checks of the block on 1 and on 2 threads,
+/// alternating so that load from other processes hits both alike. Sorted.
+fn timings(a: &ArchivedBlockArchive, spent: &[Vec<Coin>], runs: usize) -> [Vec<Duration>; 2] {
     let flags = ChainParams::for_network(Network::Regtest).script_flags(200, &a.block_hash());
-    let mut times: Vec<Duration> = (0..runs)
-        .map(|_| {
+    let pools = [ScriptPool::with_threads(1), ScriptPool::with_threads(2)];
+    let mut times = [Vec::new(), Vec::new()];
+    for _ in 0..runs {
+        for (pool, times) in pools.iter().zip(times.iter_mut()) {
             let start = Instant::now();
             let run = pool.run(a, spent, flags);
-            let t = start.elapsed();
+            times.push(start.elapsed());
             assert!(run.failure.is_none() && run.checked == TXS * INPUTS);
-            t
-        })
-        .collect();
-    times.sort();
-    times[runs / 2]
+        }
+    }
+    for t in &mut times {
+        t.sort();
+    }
+    times
 }
 
 fn main() {
@@ -139,17 +147,41 @@ fn main() {
         });
     }
     group.finish();
+
+    let real = btc_core::data::require(btc_core::data::BLOCK_702861);
+    let wire = BlockWire::parse(real.as_slice()).expect("block 702861");
+    let buf = wire.to_archive();
+    let real = ArchivedBlockArchive::from_bytes(&buf).expect("archive");
+    let mut group = c.benchmark_group("check_transaction_702861");
+    group.bench_function("archive_in_place", |b| {
+        b.iter(|| real.txs().all(|t| check_transaction(&t).is_ok()))
+    });
+    group.bench_function("decode_then_check", |b| {
+        b.iter(|| {
+            real.txs().all(|t| {
+                t.to_transaction()
+                    .is_ok_and(|tx| btc_core::script::check_transaction(&tx).is_ok())
+            })
+        })
+    });
+    group.finish();
     c.final_summary();
 
-    let one = median(a, &spent, 1, 11);
-    let two = median(a, &spent, 2, 11);
+    let [one, two] = timings(a, &spent, 21);
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let (min1, min2, med1, med2) = (one[0], two[0], one[one.len() / 2], two[two.len() / 2]);
     println!(
-        "script checks, {} P2WPKH inputs: 1 thread {:.1} ms, 2 threads {:.1} ms, speed-up {:.2}x \
-         ({:.1} us per input on one thread)",
+        "script checks, {} P2WPKH inputs ({} alternating runs each): \
+         fastest 1 thread {:.1} ms, 2 threads {:.1} ms, speed-up {:.2}x; \
+         median {:.1} ms vs {:.1} ms, {:.2}x; {:.1} us per input on one thread",
         TXS * INPUTS,
-        one.as_secs_f64() * 1e3,
-        two.as_secs_f64() * 1e3,
-        one.as_secs_f64() / two.as_secs_f64(),
-        one.as_secs_f64() * 1e6 / (TXS * INPUTS) as f64,
+        one.len(),
+        ms(min1),
+        ms(min2),
+        min1.as_secs_f64() / min2.as_secs_f64(),
+        ms(med1),
+        ms(med2),
+        med1.as_secs_f64() / med2.as_secs_f64(),
+        min1.as_secs_f64() * 1e6 / (TXS * INPUTS) as f64,
     );
 }

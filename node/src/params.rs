@@ -212,7 +212,7 @@ impl ChainParams {
 
     /// Blocks between retargets (2016).
     pub fn difficulty_adjustment_interval(&self) -> u64 {
-        (self.pow_target_timespan / self.pow_target_spacing) as u64
+        (self.pow_target_timespan / self.pow_target_spacing.max(1)).max(1) as u64
     }
 
     /// Core's `GetBlockScriptFlags`: the script flags enforced on the block
@@ -313,6 +313,35 @@ mod tests {
         assert_eq!(main.pow_limit.to_compact(), 0x1d00ffff);
         let signet = ChainParams::for_network(Network::Signet);
         assert_eq!(signet.pow_limit.to_compact(), 0x1e0377ae);
+        for (network, genesis, magic, port) in [
+            (
+                Network::Testnet,
+                "000000000933ea01ad0ee984209779baaec3ced90fa3f408719526f8d77f4943",
+                [0x0b, 0x11, 0x09, 0x07],
+                18333,
+            ),
+            (
+                Network::Testnet4,
+                "00000000da84f2bafbbc53dee25a72ae507ff4914b867c565be350b0da8bf043",
+                [0x1c, 0x16, 0x3f, 0x28],
+                48333,
+            ),
+            (
+                Network::Signet,
+                "00000008819873e925422c1ff0f99f7cc9bbb232af63a077a480a3633bee1ef6",
+                [0x0a, 0x03, 0xcf, 0x40],
+                38333,
+            ),
+        ] {
+            let p = ChainParams::for_network(network);
+            assert_eq!(p.genesis_hash.to_string(), genesis, "{network}");
+            assert_eq!(p.message_start, magic, "{network}");
+            assert_eq!(p.default_port, port, "{network}");
+            assert_eq!(p.bech32_hrp, "tb");
+            assert_eq!(p.difficulty_adjustment_interval(), 2016);
+        }
+        assert_eq!(main.bech32_hrp, "bc");
+        assert_eq!(reg.bech32_hrp, "bcrt");
     }
 
     #[test]

@@ -1498,3 +1498,151 @@ fn real_mainnet_blocks_pass_check_block() {
         );
     }
 }
+
+// ---------------------------------------------------- cross-checks
+
+/// Core's transaction vectors: the archive-native `check_transaction`
+/// agrees with `btc_core::script::check_transaction` (on the decoded
+/// transaction) and with the vectors: `BADTX` cases fail, every other case
+/// passes.
+#[test]
+fn check_transaction_agrees_with_core_vectors() {
+    let (mut run, mut bad, mut unparsed) = (0, 0, 0);
+    for file in ["core/tx_valid.json", "core/tx_invalid.json"] {
+        let json: serde_json::Value =
+            serde_json::from_slice(&btc_core::data::require(file)).expect("json");
+        for case in json.as_array().expect("array") {
+            let case = case.as_array().expect("case");
+            if case.len() == 1 {
+                continue; // comment
+            }
+            let hex = case[1].as_str().expect("tx hex");
+            let badtx = case[2].as_str() == Some("BADTX");
+            let tx_bytes: Vec<u8> = (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
+                .collect();
+            // A block whose only transaction is the vector's.
+            let mut block = vec![0u8; 80];
+            block.push(1);
+            block.extend(&tx_bytes);
+            let Ok(wire) = BlockWire::parse(block.as_slice()) else {
+                unparsed += 1;
+                continue;
+            };
+            let buf = wire.to_archive();
+            let a = ArchivedBlockArchive::from_bytes(&buf).expect("archive");
+            let tx = a.tx(0).expect("tx");
+            let ours = check_transaction(&tx).map_err(|e| e.reject_reason());
+            let decoded = tx.to_transaction().expect("decodes");
+            let theirs = btc_core::script::check_transaction(&decoded).map_err(|e| {
+                let s = e.to_string();
+                s.split(':').next().unwrap_or_default().to_owned()
+            });
+            assert_eq!(ours, theirs, "{file}: {hex}");
+            assert_eq!(ours.is_err(), badtx, "{file}: {hex}: {ours:?}");
+            run += 1;
+            bad += usize::from(badtx);
+        }
+    }
+    println!("{run} vectors checked ({bad} BADTX), {unparsed} not representable in a block");
+    assert!(run >= 200 && bad >= 8, "{run} {bad}");
+}
+
+/// Legacy sigop counts of real blocks equal rust-bitcoin's (which matches
+/// Core for the inaccurate count).
+#[test]
+fn legacy_sigops_of_real_blocks() {
+    for file in [btc_core::data::BLOCK_413567, btc_core::data::BLOCK_702861] {
+        let bytes = btc_core::data::require(file);
+        let wire = BlockWire::parse(bytes.as_slice()).expect("parses");
+        let buf = wire.to_archive();
+        let a = ArchivedBlockArchive::from_bytes(&buf).expect("archive");
+        let block: Block = bitcoin::consensus::deserialize(&bytes).expect("block");
+        let ours: u64 = a.txs().map(|t| legacy_sigop_count(&t)).sum();
+        let theirs: usize = block
+            .txdata
+            .iter()
+            .map(|t| {
+                t.input
+                    .iter()
+                    .map(|i| i.script_sig.count_sigops_legacy())
+                    .sum::<usize>()
+                    + t.output
+                        .iter()
+                        .map(|o| o.script_pubkey.count_sigops_legacy())
+                        .sum::<usize>()
+            })
+            .sum();
+        assert_eq!(ours, theirs as u64, "{file}");
+        assert!(ours > 1000, "{file}: {ours}");
+    }
+}
+
+/// Sigop cost of P2SH and witness spends: P2SH counts the redeem script
+/// accurately (times 4), P2WSH the witness script accurately (times 1),
+/// P2SH-P2WSH both rules, and nothing without the flags.
+#[test]
+fn sigop_cost_of_wrapped_spends() {
+    use bitcoin::hashes::{hash160, sha256};
+    // 2-of-3 multisig: OP_2 <3 keys> OP_3 CHECKMULTISIG.
+    let mut multisig = vec![0x52];
+    for k in 1..=3u8 {
+        push(&mut multisig, &[k + 1; 33]);
+    }
+    multisig.extend([0x53, 0xae]);
+    let p2sh = |script: &[u8]| {
+        let mut s = vec![0xa9, 0x14];
+        s.extend(hash160::Hash::hash(script).to_byte_array());
+        s.push(0x87);
+        s
+    };
+    let mut p2wsh = vec![0x00, 0x20];
+    p2wsh.extend(sha256::Hash::hash(&multisig).to_byte_array());
+    let coin = |script: Vec<u8>| Coin {
+        height: 1,
+        coinbase: false,
+        amount: 1000,
+        script,
+    };
+    let input = |n: u8, script_sig: Vec<u8>, witness: Witness| TxIn {
+        previous_output: OutPoint::new(Txid::from_byte_array([n; 32]), 0),
+        script_sig: ScriptBuf::from_bytes(script_sig),
+        sequence: Sequence::MAX,
+        witness,
+    };
+    let mut sig_p2sh = vec![0x00]; // CHECKMULTISIG dummy
+    push(&mut sig_p2sh, &multisig);
+    let mut sig_p2sh_p2wsh = Vec::new();
+    push(&mut sig_p2sh_p2wsh, &p2wsh);
+    let w = Witness::from_slice(&[vec![], multisig.clone()]);
+    let tx = Transaction {
+        version: Version::TWO,
+        lock_time: LockTime::ZERO,
+        input: vec![
+            input(1, sig_p2sh, Witness::new()),
+            input(2, vec![], w.clone()),
+            input(3, sig_p2sh_p2wsh, w),
+        ],
+        output: vec![TxOut {
+            value: Amount::ZERO,
+            script_pubkey: ScriptBuf::from_bytes(vec![0x51]),
+        }],
+    };
+    let coins = vec![
+        coin(p2sh(&multisig)),
+        coin(p2wsh.clone()),
+        coin(p2sh(&p2wsh)),
+    ];
+    let (block, _) = block_of(vec![(tx, vec![])]);
+    with_archive(&block, |a| {
+        let tx = a.tx(1).unwrap();
+        // Legacy: the P2SH scriptSig holds a CHECKMULTISIG byte inside a
+        // push, which doesn't count; no legacy sigops at all.
+        assert_eq!(legacy_sigop_count(&tx), 0);
+        // P2SH redeem 3 * 4 = 12, P2WSH 3, P2SH-P2WSH 0 * 4 + 3.
+        assert_eq!(transaction_sigop_cost(&tx, &coins, VerifyFlags::ALL), 18);
+        assert_eq!(transaction_sigop_cost(&tx, &coins, VerifyFlags::P2SH), 12);
+        assert_eq!(transaction_sigop_cost(&tx, &coins, VerifyFlags::NONE), 0);
+    });
+}

@@ -82,6 +82,13 @@ impl ScriptFailure {
     }
 }
 
+impl Default for ScriptPool {
+    /// Core's default `-par=0`: one thread per core.
+    fn default() -> ScriptPool {
+        ScriptPool::new(0)
+    }
+}
+
 impl ScriptPool {
     /// A pool with Core's `-par` semantics: `par` threads in all (the
     /// caller's plus `par - 1` workers); 0 means one per core, a negative
