@@ -53,7 +53,7 @@ pub fn calculate_sequence_locks(
             let coin_time = mtp_at(coin_height.saturating_sub(1));
             locks.min_time = locks
                 .min_time
-                .max(coin_time + (value << SEQUENCE_LOCKTIME_GRANULARITY) - 1);
+                .max(coin_time.saturating_add((value << SEQUENCE_LOCKTIME_GRANULARITY) - 1));
         } else {
             locks.min_height = locks.min_height.max(i64::from(coin_height) + value - 1);
         }

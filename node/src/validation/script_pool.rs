@@ -145,7 +145,7 @@ impl ScriptPool {
         };
         let helpers = self
             .threads
-            .min((shared.end - first).div_ceil(CHUNK))
+            .min(shared.end.saturating_sub(first).div_ceil(CHUNK))
             .saturating_sub(1);
         if helpers == 0 {
             shared.work();
