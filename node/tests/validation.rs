@@ -1646,3 +1646,47 @@ fn sigop_cost_of_wrapped_spends() {
         assert_eq!(transaction_sigop_cost(&tx, &coins, VerifyFlags::NONE), 0);
     });
 }
+
+/// Random byte flips of a valid block: whatever still parses goes through
+/// every check without panicking (blocks come from peers).
+#[test]
+fn mutated_blocks_never_panic() {
+    let (block, spent) = fixture();
+    let bytes = bitcoin::consensus::serialize(&block);
+    let params = regtest();
+    let pool = ScriptPool::with_threads(2);
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let (mut parsed, mut rejected) = (0, 0);
+    for _ in 0..3000 {
+        let mut b = bytes.clone();
+        for _ in 0..1 + next() % 3 {
+            let i = (next() as usize) % b.len();
+            b[i] ^= 1 << (next() % 8);
+        }
+        let Ok(wire) = BlockWire::parse(b.as_slice()) else {
+            continue;
+        };
+        parsed += 1;
+        let buf = wire.to_archive();
+        let a = ArchivedBlockArchive::from_bytes(&buf).expect("archive");
+        let result = check_block(a, &params, false, false)
+            .and_then(|()| contextual_check_block(a, HEIGHT, PREV_MTP, &params))
+            .and_then(|()| connect_block_checks(a, &spent, &connect_ctx(&params, a), &pool));
+        if let Err(e) = result {
+            rejected += 1;
+            assert!(!e.reject_reason().is_empty());
+        }
+        let _ = check_block(a, &params, true, true);
+    }
+    println!("{parsed} mutants parsed, {rejected} rejected");
+    assert!(
+        parsed > 1000 && rejected > parsed / 2,
+        "{parsed} {rejected}"
+    );
+}
