@@ -28,8 +28,11 @@ pub const MAX_FILE_SIZE: u64 = 128 << 20;
 pub const MAX_RECORD: u32 = 4_000_000 + 1_000_000;
 const HEADER: u64 = 12;
 
+/// What a scan calls for each record: its payload position and bytes.
+pub type RecordVisitor<'a> = dyn FnMut(FilePos, &[u8]) -> Result<(), FilesError> + 'a;
+
 /// Which kind of file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Kind {
     /// `blk?????.dat`.
     Block,
@@ -276,11 +279,7 @@ impl Series {
     }
 
     /// Reads every record from `from` (a record header's position) on.
-    fn scan(
-        &mut self,
-        from: FilePos,
-        f: &mut dyn FnMut(FilePos, &[u8]) -> Result<(), FilesError>,
-    ) -> Result<ScanEnd, FilesError> {
+    fn scan(&mut self, from: FilePos, f: &mut RecordVisitor<'_>) -> Result<ScanEnd, FilesError> {
         let mut number = from.file;
         let mut offset = u64::from(from.offset);
         let mut buf = Vec::new();
@@ -497,7 +496,7 @@ impl BlockFiles {
         &mut self,
         kind: Kind,
         from: FilePos,
-        f: &mut dyn FnMut(FilePos, &[u8]) -> Result<(), FilesError>,
+        f: &mut RecordVisitor<'_>,
     ) -> Result<ScanEnd, FilesError> {
         self.series(kind).scan(from, f)
     }

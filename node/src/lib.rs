@@ -7,6 +7,7 @@
 
 pub mod blockfiles;
 pub mod blockindex;
+pub mod chainstate;
 pub mod config;
 pub mod http;
 pub mod logging;

@@ -58,8 +58,9 @@ fn archive_of(bytes: &[u8]) -> Result<AlignedVec<ARCHIVE_ALIGN>, Rejection> {
 
 /// The archive as a block. The archive was built by this process.
 fn view(archive: &AlignedVec<ARCHIVE_ALIGN>) -> Result<&ArchivedBlockArchive, ChainError> {
-    ArchivedBlockArchive::from_bytes(archive)
-        .map_err(|e| ChainError::Inconsistent(format!("an archive this node built does not validate: {e}")))
+    ArchivedBlockArchive::from_bytes(archive).map_err(|e| {
+        ChainError::Inconsistent(format!("an archive this node built does not validate: {e}"))
+    })
 }
 
 impl Chainstate {
@@ -117,7 +118,10 @@ impl Chainstate {
             .find(&header.prev_blockhash)
             .ok_or(ProcessError::MissingParent)?;
         if self.tree.get(prev).status.failed() {
-            return Err(ProcessError::Invalid(Rejection::new("bad-prevblk", "previous block is invalid")));
+            return Err(ProcessError::Invalid(Rejection::new(
+                "bad-prevblk",
+                "previous block is invalid",
+            )));
         }
         let now = self.now();
         rules::check_header(self, &header, prev, now).map_err(ProcessError::Invalid)?;
@@ -143,10 +147,7 @@ impl Chainstate {
     /// tried. Returns the blocks disconnected and connected, in order.
     pub fn activate_best_chain(&mut self) -> Result<Vec<ConnectedBlock>, ChainError> {
         let mut events = Vec::new();
-        loop {
-            let Some(best) = self.tree.best_candidate() else {
-                break;
-            };
+        while let Some(best) = self.tree.best_candidate() {
             let tip = self.tip();
             if best == tip || self.tree.get(best).chainwork <= self.tree.get(tip).chainwork {
                 break;
@@ -211,7 +212,12 @@ impl Chainstate {
                 let txid = tx.txid();
                 for n in 0..tx.output_count() {
                     let key = outpoint_key(txid.as_ref(), n as u32);
-                    if self.cache.get(&self.store, &key).map_err(ChainError::from)?.is_some() {
+                    if self
+                        .cache
+                        .get(&self.store, &key)
+                        .map_err(ChainError::from)?
+                        .is_some()
+                    {
                         return Err(ConnectFailure::Invalid(Rejection::new(
                             "bad-txns-BIP30",
                             "tried to overwrite transaction",
@@ -238,7 +244,9 @@ impl Chainstate {
                         continue;
                     }
                     let found = if spent_keys.insert(key) {
-                        self.cache.get(&self.store, &key).map_err(ChainError::from)?
+                        self.cache
+                            .get(&self.store, &key)
+                            .map_err(ChainError::from)?
                     } else {
                         None
                     };
@@ -278,7 +286,9 @@ impl Chainstate {
 
         // Commit to the cache, then the undo data.
         for key in &spent_from_set {
-            self.cache.spend(&self.store, key).map_err(ChainError::from)?;
+            self.cache
+                .spend(&self.store, key)
+                .map_err(ChainError::from)?;
         }
         for (key, coin) in created {
             let coinbase = coin.coinbase;
@@ -312,7 +322,9 @@ impl Chainstate {
             (e.hash, e.height)
         };
         if height == 0 {
-            return Err(ChainError::Inconsistent("cannot disconnect the genesis block".into()));
+            return Err(ChainError::Inconsistent(
+                "cannot disconnect the genesis block".into(),
+            ));
         }
         let archive = self.load_archive(idx)?;
         let block = view(&archive)?;
@@ -363,7 +375,9 @@ impl Chainstate {
     /// active, and moves to the best remaining chain.
     pub fn invalidate_block(&mut self, idx: Idx) -> Result<Vec<ConnectedBlock>, ChainError> {
         if self.tree.get(idx).height == 0 {
-            return Err(ChainError::Inconsistent("cannot invalidate the genesis block".into()));
+            return Err(ChainError::Inconsistent(
+                "cannot invalidate the genesis block".into(),
+            ));
         }
         let mut events = Vec::new();
         if self.is_active(idx) {

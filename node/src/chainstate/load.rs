@@ -12,11 +12,10 @@ use bitcoin::hashes::Hash;
 use bitcoin::BlockHash;
 
 use super::{
-    ChainError, Chainstate, ChainstateOptions, ProcessError, META_BLOCK,
-    META_INDEXED_END,
+    ChainError, Chainstate, ChainstateOptions, ProcessError, META_BLOCK, META_INDEXED_END,
 };
 use crate::blockfiles::{BlockFiles, FilePos, Kind, ScanEnd};
-use crate::blockindex::{BlockTree, IndexRecord, Status};
+use crate::blockindex::{BlockTree, Idx, IndexRecord, Status};
 use crate::log_line;
 use crate::params::ChainParams;
 use crate::store::{CoinsCache, FjallStore, StoreOptions, UtxoStore};
@@ -33,7 +32,10 @@ impl Chainstate {
     ) -> Result<Chainstate, ChainError> {
         let store_dir = net_dir.join("chainstate");
         if opts.reindex && store_dir.exists() {
-            log_line!("Reindexing: wiping the block index and UTXO set in {}", store_dir.display());
+            log_line!(
+                "Reindexing: wiping the block index and UTXO set in {}",
+                store_dir.display()
+            );
             std::fs::remove_dir_all(&store_dir).map_err(|e| {
                 ChainError::Inconsistent(format!("cannot remove {}: {e}", store_dir.display()))
             })?;
@@ -65,7 +67,7 @@ impl Chainstate {
         };
         let best = store.best_block()?;
         let mut cs = Chainstate {
-            scripts: ScriptPool::new(opts.script_threads),
+            scripts: ScriptPool::with_threads(opts.script_threads),
             cache: CoinsCache::new(opts.dbcache_bytes),
             params,
             opts,
@@ -207,7 +209,11 @@ impl Chainstate {
                 Err(ProcessError::Chain(e)) => return Err(e),
                 Err(e) => {
                     skipped += 1;
-                    log_line!("Block record at blk{:05}.dat:{} skipped: {e}", pos.file, pos.offset);
+                    log_line!(
+                        "Block record at blk{:05}.dat:{} skipped: {e}",
+                        pos.file,
+                        pos.offset
+                    );
                 }
             }
             if reindex {
@@ -257,7 +263,7 @@ impl Progress {
         if !self.on {
             return;
         }
-        let pct = if n == 0 { 100 } else { done * 100 / n };
+        let pct = (done * 100).checked_div(n).unwrap_or(100);
         if self.tty {
             let filled = pct / 5;
             eprint!(

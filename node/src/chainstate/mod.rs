@@ -31,7 +31,7 @@ use thiserror::Error;
 use crate::blockfiles::{BlockFiles, FilePos, FilesError, Kind};
 use crate::blockindex::{BlockTree, Idx, IndexDecodeError, Status};
 use crate::params::ChainParams;
-use crate::store::{Batch, CoinsCache, Durability, FjallStore, StoreError, StoreOptions, UtxoStore};
+use crate::store::{Batch, CoinsCache, Durability, FjallStore, StoreError, UtxoStore};
 use crate::validation::ScriptPool;
 
 pub use connect::ConnectedBlock;
@@ -91,7 +91,9 @@ pub enum ChainError {
     #[error("{0}")]
     Index(#[from] IndexDecodeError),
     /// The stored data contradict each other.
-    #[error("{0}. Restart with -reindex to rebuild the block index and UTXO set from the block files.")]
+    #[error(
+        "{0}. Restart with -reindex to rebuild the block index and UTXO set from the block files."
+    )]
     Inconsistent(String),
 }
 
@@ -210,14 +212,18 @@ impl Chainstate {
     pub fn read_undo(&mut self, idx: Idx) -> Result<crate::undo::BlockUndo, ChainError> {
         let e = self.tree.get(idx);
         let (hash, pos) = (e.hash, e.undo);
-        let pos = pos.ok_or_else(|| ChainError::Inconsistent(format!("block {hash} has no undo data")))?;
+        let pos =
+            pos.ok_or_else(|| ChainError::Inconsistent(format!("block {hash} has no undo data")))?;
         let bytes = self.files.read(Kind::Undo, pos)?;
         crate::undo::BlockUndo::decode(&bytes)
             .map_err(|e| ChainError::Inconsistent(format!("undo data of block {hash}: {e}")))
     }
 
     /// The coin at an outpoint in the UTXO set (confirmed only).
-    pub fn coin(&mut self, outpoint: &bitcoin::OutPoint) -> Result<Option<crate::store::Coin>, ChainError> {
+    pub fn coin(
+        &mut self,
+        outpoint: &bitcoin::OutPoint,
+    ) -> Result<Option<crate::store::Coin>, ChainError> {
         let key = crate::store::outpoint_key(outpoint.txid.as_ref(), outpoint.vout);
         match self.cache.get(&self.store, &key)? {
             None => Ok(None),
@@ -238,7 +244,8 @@ impl Chainstate {
     pub fn maybe_flush(&mut self) -> Result<(), ChainError> {
         if self.cache.needs_flush()
             || self.blocks_since_flush >= self.opts.flush_blocks
-            || (self.blocks_since_flush > 0 && self.last_flush.elapsed() >= self.opts.flush_interval)
+            || (self.blocks_since_flush > 0
+                && self.last_flush.elapsed() >= self.opts.flush_interval)
         {
             self.flush()?;
         }
@@ -257,13 +264,17 @@ impl Chainstate {
             batch.meta(block_key(&e.hash), Some(e.encode()));
         }
         for (txid, block) in self.txindex_pending.drain() {
-            batch.meta(format!("{META_TX}{txid}"), block.map(|h| h.to_byte_array().to_vec()));
+            batch.meta(
+                format!("{META_TX}{txid}"),
+                block.map(|h| h.to_byte_array().to_vec()),
+            );
         }
         batch.meta(
             META_INDEXED_END.to_string(),
             Some(self.indexed_end.encode().to_vec()),
         );
-        self.cache.flush(&mut self.store, batch, Durability::Immediate)?;
+        self.cache
+            .flush(&mut self.store, batch, Durability::Immediate)?;
         self.blocks_since_flush = 0;
         self.last_flush = Instant::now();
         Ok(())
@@ -294,7 +305,12 @@ impl Chainstate {
 
     /// Records the transactions of a connected (or disconnected) block in
     /// the transaction index.
-    fn txindex_update(&mut self, block: &btc_core::ArchivedBlockArchive, hash: BlockHash, connected: bool) {
+    fn txindex_update(
+        &mut self,
+        block: &btc_core::ArchivedBlockArchive,
+        hash: BlockHash,
+        connected: bool,
+    ) {
         if self.opts.txindex {
             for txid in block.txids() {
                 self.txindex_pending.insert(txid, connected.then_some(hash));
@@ -315,23 +331,35 @@ impl Chainstate {
     /// reconnecting in memory) are checked as level 2.
     pub fn verify_recent(&mut self, level: u8, n: u32) -> Result<(), String> {
         let tip = self.height();
-        let from = if n == 0 { 1 } else { tip.saturating_sub(n - 1).max(1) };
+        let from = if n == 0 {
+            1
+        } else {
+            tip.saturating_sub(n - 1).max(1)
+        };
         for h in (from..=tip).rev() {
             let idx = self.active[h as usize];
             let bytes = self.read_block(idx).map_err(|e| e.to_string())?;
             if level >= 1 {
-                let wire = btc_core::BlockWire::parse(bytes.as_slice()).map_err(|e| e.to_string())?;
+                let wire =
+                    btc_core::BlockWire::parse(bytes.as_slice()).map_err(|e| e.to_string())?;
                 let archive = wire.to_archive();
-                let block = btc_core::ArchivedBlockArchive::from_bytes(&archive).map_err(|e| e.to_string())?;
+                let block = btc_core::ArchivedBlockArchive::from_bytes(&archive)
+                    .map_err(|e| e.to_string())?;
                 btc_core::archive::check::check_hashes(block).map_err(|e| e.to_string())?;
                 if block.block_hash() != self.tree.get(idx).hash {
                     return Err(format!("block at height {h} has the wrong hash"));
                 }
                 if level >= 2 {
                     let undo = self.read_undo(idx).map_err(|e| e.to_string())?;
-                    let inputs: usize = block.txs().filter(|t| !t.is_coinbase()).map(|t| t.input_count()).sum();
+                    let inputs: usize = block
+                        .txs()
+                        .filter(|t| !t.is_coinbase())
+                        .map(|t| t.input_count())
+                        .sum();
                     if undo.spent.len() != inputs {
-                        return Err(format!("undo data of block at height {h} does not match its inputs"));
+                        return Err(format!(
+                            "undo data of block at height {h} does not match its inputs"
+                        ));
                     }
                 }
             }

@@ -8,7 +8,9 @@ use btc_core::archive::ArchivedBlockArchive;
 use super::Chainstate;
 use crate::blockindex::Idx;
 use crate::store::Coin;
-use crate::validation::{self, pow::HeaderInfo, BlockError, ConnectContext, HeaderContext};
+use crate::validation::{
+    self, AssumeValid, BlockError, ConnectContext, HeaderContext, HeaderInfo, U256,
+};
 
 /// A block broke a rule: Core's reject reason, and details.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -120,34 +122,28 @@ pub(super) fn enforce_bip30(cs: &Chainstate, idx: Idx) -> bool {
         .bip30_check_required(e.height, &e.hash, anc.as_ref())
 }
 
-/// Whether `-assumevalid` lets `idx` skip its script checks: the
-/// assumed-valid block is known, `idx` is its ancestor, the best known
-/// chain contains it, and `idx` is at least two weeks of work below that
-/// chain's tip (Core's conditions; there is no minimum chain work on
-/// regtest).
-fn skip_scripts(cs: &Chainstate, idx: Idx) -> bool {
+/// Whether `idx` must run its scripts under `-assumevalid` (Core's
+/// conditions, through [`validation::scripts_required`]; regtest has no
+/// minimum chain work).
+fn scripts_required(cs: &Chainstate, idx: Idx) -> bool {
     let Some(av) = cs.opts.assumevalid else {
-        return false;
+        return true;
     };
-    let Some(av_idx) = cs.tree.find(&av) else {
-        return false;
-    };
-    if !cs.tree.is_ancestor(idx, av_idx) {
-        return false;
-    }
+    let av_idx = cs.tree.find(&av);
     let Some(best) = cs.tree.best_candidate() else {
-        return false;
+        return true;
     };
-    if !cs.tree.is_ancestor(av_idx, best) {
-        return false;
-    }
-    let behind = validation::pow::block_proof_equivalent_time(
-        cs.tree.get(best).chainwork,
-        cs.tree.get(idx).chainwork,
-        cs.tree.get(best).header.work(),
-        &cs.params,
-    );
-    behind > 60 * 60 * 24 * 7 * 2
+    let b = cs.tree.get(best);
+    let facts = AssumeValid {
+        assumevalid_known: av_idx.is_some(),
+        is_ancestor_of_assumevalid: av_idx.is_some_and(|a| cs.tree.is_ancestor(idx, a)),
+        is_ancestor_of_best_header: cs.tree.is_ancestor(idx, best),
+        block_chain_work: U256::from_work(cs.tree.get(idx).chainwork),
+        best_header_chain_work: U256::from_work(b.chainwork),
+        best_header_bits: b.header.bits.to_consensus(),
+        minimum_chain_work: U256::default(),
+    };
+    validation::scripts_required(&facts, &cs.params)
 }
 
 /// The checks that need the coins a block spends: inputs, maturity, fees,
@@ -160,13 +156,17 @@ pub(super) fn connect_checks(
 ) -> Result<(), Rejection> {
     let e = cs.tree.get(idx);
     let prev = e.prev.expect("connecting a block with a parent");
-    let mtp_at = |h: u32| cs.tree.get(cs.tree.ancestor(prev, h.min(cs.tree.get(prev).height))).mtp;
+    let mtp_at = |h: u32| {
+        cs.tree
+            .get(cs.tree.ancestor(prev, h.min(cs.tree.get(prev).height)))
+            .mtp
+    };
     let ctx = ConnectContext {
         height: e.height,
         prev_mtp: cs.tree.get(prev).mtp,
         mtp_at: &mtp_at,
         params: &cs.params,
-        verify_scripts: !skip_scripts(cs, idx),
+        verify_scripts: scripts_required(cs, idx),
         flags: cs.params.script_flags(e.height, &e.hash),
     };
     validation::connect_block_checks(block, spent, &ctx, &cs.scripts)?;

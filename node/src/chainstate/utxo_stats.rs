@@ -53,7 +53,7 @@ pub fn compute<S: UtxoStore>(store: &S) -> Result<UtxoStats, StatsError> {
     let mut finish = |txid: &[u8; 32],
                       group: &mut Vec<(u32, Vec<u8>)>,
                       stats: &mut UtxoStats,
-                      engine: &mut sha256d::HashEngine|
+                      engine: &mut bitcoin::hashes::sha256::HashEngine|
      -> Result<(), CoinDecodeError> {
         if group.is_empty() {
             return Ok(());

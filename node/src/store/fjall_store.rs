@@ -93,11 +93,7 @@ impl UtxoStore for FjallStore {
         Ok(self.meta.get(key.as_bytes())?.map(|v| v.to_vec()))
     }
 
-    fn meta_scan(
-        &self,
-        prefix: &str,
-        f: &mut dyn FnMut(&str, &[u8]) -> Result<(), StoreError>,
-    ) -> Result<(), StoreError> {
+    fn meta_scan(&self, prefix: &str, f: &mut super::MetaVisitor<'_>) -> Result<(), StoreError> {
         for guard in self.meta.prefix(prefix.as_bytes()) {
             let (k, v) = guard.into_inner()?;
             let k = std::str::from_utf8(&k)

@@ -132,11 +132,7 @@ impl UtxoStore for HeedStore {
         Ok(self.meta.get(&tx, key)?.map(<[u8]>::to_vec))
     }
 
-    fn meta_scan(
-        &self,
-        prefix: &str,
-        f: &mut dyn FnMut(&str, &[u8]) -> Result<(), StoreError>,
-    ) -> Result<(), StoreError> {
+    fn meta_scan(&self, prefix: &str, f: &mut super::MetaVisitor<'_>) -> Result<(), StoreError> {
         let tx = self.env.read_txn()?;
         for entry in self.meta.prefix_iter(&tx, prefix)? {
             let (k, v) = entry?;

@@ -158,6 +158,9 @@ impl Batch {
     }
 }
 
+/// What [`UtxoStore::meta_scan`] calls for each record.
+pub type MetaVisitor<'a> = dyn FnMut(&str, &[u8]) -> Result<(), StoreError> + 'a;
+
 /// The UTXO set in an embedded database.
 pub trait UtxoStore: Sized {
     /// Engine name and version, for reports.
@@ -179,11 +182,7 @@ pub trait UtxoStore: Sized {
     fn meta_get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
 
     /// Visits the meta records whose keys start with `prefix`, in key order.
-    fn meta_scan(
-        &self,
-        prefix: &str,
-        f: &mut dyn FnMut(&str, &[u8]) -> Result<(), StoreError>,
-    ) -> Result<(), StoreError>;
+    fn meta_scan(&self, prefix: &str, f: &mut MetaVisitor<'_>) -> Result<(), StoreError>;
 
     /// The encoded coin at `key`.
     fn get(&self, key: &OutPointKey) -> Result<Option<Vec<u8>>, StoreError>;

@@ -106,11 +106,7 @@ impl UtxoStore for RedbStore {
         Ok(meta.get(key)?.map(|v| v.value().to_vec()))
     }
 
-    fn meta_scan(
-        &self,
-        prefix: &str,
-        f: &mut dyn FnMut(&str, &[u8]) -> Result<(), StoreError>,
-    ) -> Result<(), StoreError> {
+    fn meta_scan(&self, prefix: &str, f: &mut super::MetaVisitor<'_>) -> Result<(), StoreError> {
         let tx = self.db.begin_read()?;
         let meta = tx.open_table(META)?;
         for entry in meta.range(prefix..)? {
