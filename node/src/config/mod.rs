@@ -8,7 +8,7 @@
 //! * Data directory: `-datadir` (must exist), default `$HOME/.shmbtc`
 //!   (created; deliberately not `~/.bitcoin`, the on-disk formats differ).
 //! * Config file: `-conf` (relative to the data directory; must exist if
-//!   given), default `<datadir>/bitcoin.conf` if present; see [`file`] for
+//!   given), default `<datadir>/bitcoin.conf` if present; see the `file` module for
 //!   the syntax. Unknown names in the file are ignored with a warning, as
 //!   Core does.
 //! * Precedence: see [`Config::get`] and [`Config::get_all`].
