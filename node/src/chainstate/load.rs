@@ -102,10 +102,10 @@ impl Chainstate {
                 ))
             }
         }
-        cs.import_block_files()?;
         if cs.active.is_empty() {
             cs.init_genesis()?;
         }
+        cs.import_block_files()?;
         cs.activate_best_chain()?;
         cs.flush()?;
         Ok(cs)
@@ -132,8 +132,19 @@ impl Chainstate {
             Some(idx) => idx,
             None => {
                 let bytes = serialize(&genesis);
-                let pos = self.files.append(Kind::Block, &bytes)?;
-                self.indexed_end = self.files.end(Kind::Block);
+                // On -reindex the files begin with genesis already.
+                let first = FilePos {
+                    file: 0,
+                    offset: 12,
+                };
+                let pos = match self.files.read(Kind::Block, first) {
+                    Ok(b) if b == bytes => first,
+                    _ => {
+                        let pos = self.files.append(Kind::Block, &bytes)?;
+                        self.indexed_end = self.files.end(Kind::Block);
+                        pos
+                    }
+                };
                 let idx = self.tree.insert(genesis.header, None, Status::default());
                 self.tree.set_data(idx, pos, genesis.txdata.len() as u32);
                 idx
