@@ -1625,3 +1625,118 @@ fn getblockstats_sizes_of_block_702861() {
     // Statistics that need the undo data fail without it.
     assert!(block_stats(&input, Some(&["totalfee".to_owned()])).is_err());
 }
+
+/// rpc_decodescript.py, decodescript_miniscript: a Miniscript witness
+/// script infers to wsh(MINISCRIPT) in decodescript's segwit form.
+#[test]
+fn decodescript_infers_miniscript_under_p2wsh() {
+    let segwit_desc = |hex: &str| {
+        decode_script(&script(hex), Network::Regtest)["segwit"]["desc"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    // Miniscript-compatible offered HTLC.
+    assert_eq!(
+        segwit_desc("82012088a914ffffffffffffffffffffffffffffffffffffffff88210250929b74c1a04954b78b4b6035e97a5e078a5a0f28ec96d547bfee9ace803ac0ad51b2"),
+        "wsh(and_v(and_v(v:hash160(ffffffffffffffffffffffffffffffffffffffff),v:pk(0250929b74c1a04954b78b4b6035e97a5e078a5a0f28ec96d547bfee9ace803ac0)),older(1)))#gm8xz4fl"
+    );
+    // Miniscript-incompatible offered HTLC.
+    assert_eq!(
+        segwit_desc("82012088a914ffffffffffffffffffffffffffffffffffffffff882102ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffacb2"),
+        "addr(bcrt1q73qyfypp47hvgnkjqnav0j3k2lq3v76wg22dk8tmwuz5sfgv66xsvxg6uu)#9p3q328s"
+    );
+    // Miniscript-compatible multisig bigger than the 520-byte P2SH limit.
+    assert_eq!(
+        segwit_desc("5b21020e0338c96a8870479f2396c373cc7696ba124e8635d41b0ea581112b678172612102675333a4e4b8fb51d9d4e22fa5a8eaced3fdac8a8cbf9be8c030f75712e6af992102896807d54bc55c24981f24a453c60ad3e8993d693732288068a23df3d9f50d4821029e51a5ef5db3137051de8323b001749932f2ff0d34c82e96a2c2461de96ae56c2102a4e1a9638d46923272c266631d94d36bdb03a64ee0e14c7518e49d2f29bc401021031c41fdbcebe17bec8d49816e00ca1b5ac34766b91c9f2ac37d39c63e5e008afb2103079e252e85abffd3c401a69b087e590a9b86f33f574f08129ccbd3521ecf516b2103111cf405b627e22135b3b3733a4a34aa5723fb0f58379a16d32861bf576b0ec2210318f331b3e5d38156da6633b31929c5b220349859cc9ca3d33fb4e68aa08401742103230dae6b4ac93480aeab26d000841298e3b8f6157028e47b0897c1e025165de121035abff4281ff00660f99ab27bb53e6b33689c2cd8dcd364bc3c90ca5aea0d71a62103bd45cddfacf2083b14310ae4a84e25de61e451637346325222747b157446614c2103cc297026b06c71cbfa52089149157b5ff23de027ac5ab781800a578192d175462103d3bde5d63bdb3a6379b461be64dad45eabff42f758543a9645afd42f6d4248282103ed1e8d5109c9ed66f7941bc53cc71137baa76d50d274bda8d5e8ffbd6e61fe9a5fae736402c00fb269522103aab896d53a8e7d6433137bbba940f9c521e085dd07e60994579b64a6d992cf79210291b7d0b1b692f8f524516ed950872e5da10fb1b808b5a526dedc6fed1cf29807210386aa9372fbab374593466bc5451dc59954e90787f08060964d95c87ef34ca5bb53ae68"),
+        "wsh(or_d(multi(11,020e0338c96a8870479f2396c373cc7696ba124e8635d41b0ea581112b67817261,02675333a4e4b8fb51d9d4e22fa5a8eaced3fdac8a8cbf9be8c030f75712e6af99,02896807d54bc55c24981f24a453c60ad3e8993d693732288068a23df3d9f50d48,029e51a5ef5db3137051de8323b001749932f2ff0d34c82e96a2c2461de96ae56c,02a4e1a9638d46923272c266631d94d36bdb03a64ee0e14c7518e49d2f29bc4010,031c41fdbcebe17bec8d49816e00ca1b5ac34766b91c9f2ac37d39c63e5e008afb,03079e252e85abffd3c401a69b087e590a9b86f33f574f08129ccbd3521ecf516b,03111cf405b627e22135b3b3733a4a34aa5723fb0f58379a16d32861bf576b0ec2,0318f331b3e5d38156da6633b31929c5b220349859cc9ca3d33fb4e68aa0840174,03230dae6b4ac93480aeab26d000841298e3b8f6157028e47b0897c1e025165de1,035abff4281ff00660f99ab27bb53e6b33689c2cd8dcd364bc3c90ca5aea0d71a6,03bd45cddfacf2083b14310ae4a84e25de61e451637346325222747b157446614c,03cc297026b06c71cbfa52089149157b5ff23de027ac5ab781800a578192d17546,03d3bde5d63bdb3a6379b461be64dad45eabff42f758543a9645afd42f6d424828,03ed1e8d5109c9ed66f7941bc53cc71137baa76d50d274bda8d5e8ffbd6e61fe9a),and_v(v:older(4032),multi(2,03aab896d53a8e7d6433137bbba940f9c521e085dd07e60994579b64a6d992cf79,0291b7d0b1b692f8f524516ed950872e5da10fb1b808b5a526dedc6fed1cf29807,0386aa9372fbab374593466bc5451dc59954e90787f08060964d95c87ef34ca5bb))))#7jwwklk4"
+    );
+    // A P2PKH-like witness script needs the key behind the hash: addr().
+    let pkh = decode_script(
+        &script("76a9145dd1d3a048119c27b28293056724d9522f26d94588ac"),
+        Network::Regtest,
+    );
+    assert!(pkh["segwit"]["desc"]
+        .as_str()
+        .unwrap()
+        .starts_with("addr(bcrt1q"));
+}
+
+// ------------------------------------------------------- hostile input
+
+/// Deeply nested scripts (up to the size Core wraps) neither crash nor
+/// overflow the stack.
+#[test]
+fn deep_scripts_do_not_crash() {
+    for (head, body, tail) in [
+        ("51", "92", ""),
+        ("", "6b", "516c"),
+        ("", "63", "5168"),
+        ("", "76", "ac"),
+    ] {
+        for n in [100, 1000, 3500, 4990] {
+            let hex = format!("{head}{}{tail}", body.repeat(n));
+            let s = script(&hex);
+            let _ = decode_script(&s, Network::Regtest);
+            let _ = script_to_asm(&s, true);
+        }
+    }
+}
+
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+        /// Any script: asm, type, the scriptPubKey object and decodescript.
+        #[test]
+        fn any_script(bytes in proptest::collection::vec(any::<u8>(), 0..120)) {
+            let s = ScriptBuf::from_bytes(bytes);
+            let _ = script_to_asm(&s, true);
+            let _ = decode_script(&s, Network::Bitcoin);
+            let j = script_pubkey_to_json(&s, true, true, Network::Regtest);
+            prop_assert_eq!(j["type"].as_str(), Some(script_type(&s)));
+        }
+
+        /// Scripts made of opcodes and small pushes, which reach the
+        /// template matchers more often than random bytes.
+        #[test]
+        fn opcode_soup(ops in proptest::collection::vec(prop_oneof![
+            Just(vec![0x00u8]), Just(vec![0x51]), Just(vec![0x52]), Just(vec![0xac]),
+            Just(vec![0xae]), Just(vec![0x6a]), Just(vec![0x87]), Just(vec![0xa9]),
+            Just(vec![0x76]), Just(vec![0x88]), Just(vec![0x63]), Just(vec![0x67]),
+            Just(vec![0x68]), Just(vec![0x69]), Just(vec![0xb2]), Just(vec![0xad]),
+            Just([vec![0x21, 0x02], vec![0x11; 32]].concat()),
+            Just([vec![0x14], vec![0x22; 20]].concat()),
+            Just([vec![0x20], vec![0x33; 32]].concat()),
+        ], 0..12)) {
+            let s = ScriptBuf::from_bytes(ops.concat());
+            let _ = decode_script(&s, Network::Regtest);
+            let _ = script_to_asm(&s, true);
+        }
+
+        /// Any bytes as a raw transaction or block: an error or a value,
+        /// never a panic; whatever decodes turns into JSON.
+        #[test]
+        fn any_raw_transaction(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let hex = json!(bytes.to_lower_hex_string());
+            if let Ok(tx) = decode_hex_tx(&hex, true, true) {
+                let _ = tx_to_json(&tx, &TxJsonOptions::new(Network::Bitcoin)).unwrap();
+            }
+            let _ = decode_hex_block(&hex);
+            let _ = decode_hex_block_header(&hex);
+        }
+
+        /// Any text as an amount.
+        #[test]
+        fn any_amount_text(text in "[-+0-9.eE]{0,30}") {
+            if let Ok(a) = parse_amount(&json!(text)) {
+                prop_assert!(a.to_sat() <= 2_100_000_000_000_000);
+                // What was read writes back to the same value.
+                prop_assert_eq!(parse_amount(&amount(a.to_sat() as i64)).unwrap(), a);
+            }
+        }
+    }
+}

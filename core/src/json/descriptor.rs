@@ -7,12 +7,13 @@
 //! whose key is on the curve), `addr(ADDRESS)` (other scripts with an
 //! address) or `raw(HEX)`. `decodescript` also knows the script behind its
 //! own P2WSH form, which infers to `wsh(pk(..))` / `wsh(multi(..))` for
-//! compressed keys; other witness scripts (Core tries Miniscript there)
-//! give `addr(..)`.
+//! compressed keys or `wsh(MINISCRIPT)` for a sane Miniscript; other
+//! witness scripts give `addr(..)`.
 
 use bitcoin::hashes::{sha256, Hash};
 use bitcoin::hex::DisplayHex;
 use bitcoin::{Network, Script, XOnlyPublicKey};
+use miniscript::{Miniscript, Segwitv0, Terminal};
 
 use super::script::{address, is_valid_non_hybrid, solve, TxoutType};
 
@@ -58,17 +59,29 @@ fn infer_top(script: &Script, network: Network, witness_script: Option<&Script>)
 }
 
 /// `InferScript` in the P2WSH context with a provider that knows no keys:
-/// only `pk` and `multi` of compressed keys (Core would also try
-/// Miniscript here).
+/// `pk` and `multi` of compressed keys, else a sane Miniscript (parsed by
+/// rust-miniscript, written with Core's syntax: `pk`, `and_n`, `t:`, `l:`,
+/// `u:` sugar).
 fn infer_p2wsh(script: &Script) -> Option<String> {
     let solution = solve(script);
     match solution.kind {
         TxoutType::PubKey if compressed(&solution.data[0]) => {
-            Some(format!("pk({})", solution.data[0].to_lower_hex_string()))
+            return Some(format!("pk({})", solution.data[0].to_lower_hex_string()));
         }
-        TxoutType::Multisig => multi(&solution.data, true),
-        _ => None,
+        TxoutType::Multisig => {
+            if let Some(desc) = multi(&solution.data, true) {
+                return Some(desc);
+            }
+        }
+        _ => {}
     }
+    let ms = Miniscript::<bitcoin::PublicKey, Segwitv0>::parse(script).ok()?;
+    // Core's KeyParser knows a key behind a hash only from the signing
+    // provider, which is empty here: scripts with `pk_h` are not inferred.
+    let by_hash = ms
+        .iter()
+        .any(|node| matches!(node.node, Terminal::PkH(_) | Terminal::RawPkH(_)));
+    (!by_hash).then(|| ms.to_string())
 }
 
 /// A key Core's `InferPubkey` accepts in a segwit context.
