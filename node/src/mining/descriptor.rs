@@ -17,7 +17,7 @@ use bitcoin::secp256k1::Secp256k1;
 use bitcoin::{Address, Network, ScriptBuf};
 use miniscript::descriptor::checksum::desc_checksum;
 use miniscript::descriptor::ConversionError;
-use miniscript::{Descriptor, DescriptorPublicKey};
+use miniscript::{Descriptor, DescriptorPublicKey, ForEachKey};
 
 use super::MiningError;
 
@@ -126,6 +126,15 @@ fn miniscript_script(body: &str) -> Result<ScriptBuf, MiningError> {
     }
     if descriptor.has_wildcard() {
         return Err(MiningError::RangedDescriptor);
+    }
+    // rust-miniscript panics deriving an xpub with a hardened step (it
+    // cannot without the private key): refuse first, as Core does.
+    let hardened = descriptor.for_any_key(|key| match key {
+        DescriptorPublicKey::XPub(x) => x.derivation_path.into_iter().any(|c| c.is_hardened()),
+        _ => false,
+    });
+    if hardened {
+        return Err(MiningError::NoPrivateKeys);
     }
     let definite = descriptor.at_derivation_index(0).map_err(|e| match e {
         ConversionError::HardenedChild => MiningError::NoPrivateKeys,
