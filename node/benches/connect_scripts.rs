@@ -128,6 +128,35 @@ fn timings(a: &ArchivedBlockArchive, spent: &[Vec<Coin>], runs: usize) -> [Vec<D
     times
 }
 
+/// CPU time (user + system) this process has used, from /proc/self/stat
+/// (Linux; clock ticks taken as 1/100 s). `None` elsewhere.
+fn cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which is in parentheses).
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// CPU time per check of the block on `threads` threads, over `runs`
+/// runs: unlike wall time, other processes' load doesn't change it, so it
+/// shows what the threads cost (synchronization, duplicated work).
+fn cpu_per_run(
+    a: &ArchivedBlockArchive,
+    spent: &[Vec<Coin>],
+    threads: usize,
+    runs: u32,
+) -> Option<Duration> {
+    let flags = ChainParams::for_network(Network::Regtest).script_flags(200, &a.block_hash());
+    let pool = ScriptPool::with_threads(threads);
+    let start = cpu_time()?;
+    for _ in 0..runs {
+        assert!(pool.run(a, spent, flags).failure.is_none());
+    }
+    Some((cpu_time()? - start) / runs)
+}
+
 fn main() {
     let (bytes, spent) = build();
     let wire = BlockWire::parse(bytes.as_slice()).expect("block");
@@ -184,4 +213,12 @@ fn main() {
         med1.as_secs_f64() / med2.as_secs_f64(),
         min1.as_secs_f64() * 1e6 / (TXS * INPUTS) as f64,
     );
+    if let (Some(c1), Some(c2)) = (cpu_per_run(a, &spent, 1, 20), cpu_per_run(a, &spent, 2, 20)) {
+        println!(
+            "CPU time per block check: 1 thread {:.1} ms, 2 threads {:.1} ms ({:+.1}%)",
+            ms(c1),
+            ms(c2),
+            (c2.as_secs_f64() / c1.as_secs_f64() - 1.0) * 100.0
+        );
+    }
 }

@@ -1317,6 +1317,16 @@ fn pool_threads_agree() {
         validate_with(&block, &spent, &ScriptPool::with_threads(1)),
         validate_with(&block, &spent, &ScriptPool::with_threads(2))
     );
+    // Transactions of 20 inputs span several chunks of work.
+    let (block, spent) = many_spends(5, 20, &[(3, 13)]);
+    with_archive(&block, |a| {
+        let flags = params.script_flags(HEIGHT, &a.block_hash());
+        for threads in [1, 2, 4] {
+            let run = ScriptPool::with_threads(threads).run(a, &spent, flags);
+            let f = run.failure.expect("fails");
+            assert_eq!((f.tx, f.input), (3, 13), "{threads} threads");
+        }
+    });
 }
 
 #[test]
