@@ -5,6 +5,7 @@
 //! [`mining`], [`config`] (arguments and `bitcoin.conf`) and [`http`] (the
 //! JSON-RPC transport).
 
+pub mod app;
 pub mod blockfiles;
 pub mod blockindex;
 pub mod chainstate;
@@ -13,7 +14,10 @@ pub mod http;
 pub mod logging;
 pub mod mempool;
 pub mod mining;
+pub mod node;
 pub mod params;
+pub mod rpc;
+pub mod signals;
 pub mod store;
 pub mod undo;
 pub mod validation;

@@ -108,12 +108,14 @@ impl State {
             if ev.connected {
                 if !back.is_empty() {
                     let txs = std::mem::take(&mut back);
+                    let now = self.chain.now();
                     self.mempool
-                        .readd_after_disconnect(txs, &View::new(&mut self.chain));
+                        .readd_after_disconnect(txs, &View::new(&mut self.chain), now);
                 }
                 if !self.mempool.is_empty() {
+                    let now = self.chain.now();
                     self.mempool
-                        .remove_for_block(&block_transactions(&ev.archive));
+                        .remove_for_block(&block_transactions(&ev.archive), now);
                 }
             } else {
                 // Disconnected blocks come tip first; their transactions go
@@ -124,8 +126,9 @@ impl State {
             }
         }
         if !back.is_empty() {
+            let now = self.chain.now();
             self.mempool
-                .readd_after_disconnect(back, &View::new(&mut self.chain));
+                .readd_after_disconnect(back, &View::new(&mut self.chain), now);
         }
     }
 }
@@ -208,7 +211,8 @@ impl Node {
     ) -> Result<Block, String> {
         let mut st = self.lock();
         let ctx = self.template_context(&st.chain, script.clone());
-        let mut block = crate::mining::assemble_with(txs, &ctx).map_err(|e| e.to_string())?;
+        let mut block = crate::mining::assemble_with(txs, &ctx, &View::new(&mut st.chain))
+            .map_err(|e| e.to_string())?;
         let mut tries = u64::MAX;
         if !grind_within(&mut block, &mut tries) {
             return Err("Failed to make block.".into());
@@ -245,7 +249,7 @@ impl Node {
             subsidy: chain.params().block_subsidy(height),
             coinbase_script,
             max_weight: 3_996_000,
-            min_fee_rate: bitcoin::FeeRate::from_sat_per_vb_unchecked(1),
+            min_fee_rate: crate::mempool::FeeRate::from_sat_per_kvb(crate::mining::DEFAULT_BLOCK_MIN_TX_FEE),
         }
     }
 
@@ -276,16 +280,18 @@ impl Node {
     }
 }
 
-/// Grinds the nonce, counting tries against the caller's budget
-/// (`maxtries` of generatetoaddress spans all its blocks, as in Core).
+/// Grinds the nonce, spending the caller's budget of tries (`maxtries`
+/// of generatetoaddress spans all its blocks, as in Core); a template
+/// whose nonces run out gets a new time and is ground again.
 fn grind_within(block: &mut Block, tries: &mut u64) -> bool {
-    let budget = (*tries).min(u64::from(u32::MAX));
-    if budget == 0 {
-        return false;
+    loop {
+        match crate::mining::grind(block, tries) {
+            crate::mining::Grind::Found => return true,
+            crate::mining::Grind::OutOfTries => return false,
+            crate::mining::Grind::NonceExhausted => {
+                block.header.time += 1;
+                block.header.nonce = 0;
+            }
+        }
     }
-    let start = block.header.nonce;
-    let ok = crate::mining::grind(block, budget);
-    let used = u64::from(block.header.nonce.wrapping_sub(start)) + 1;
-    *tries = tries.saturating_sub(used);
-    ok
 }

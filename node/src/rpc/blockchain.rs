@@ -54,7 +54,7 @@ fn getblockchaininfo(node: &Node, _: &Params, _: &Method) -> Result<Value, RpcEr
         "blocks": tip.height,
         "headers": tip.height,
         "bestblockhash": tip.hash.to_string(),
-        "difficulty": cj::difficulty(tip.header.bits.to_consensus()),
+        "difficulty": cj::double(cj::difficulty(tip.header.bits)),
         "time": tip.header.time,
         "mediantime": tip.mtp,
         "verificationprogress": 1.0,
@@ -104,10 +104,10 @@ pub(super) fn header_info(c: &Chainstate, idx: Idx) -> cj::HeaderInfo {
         None
     };
     cj::HeaderInfo {
-        height: e.height,
+        height: e.height as i32,
         confirmations,
         median_time: e.mtp,
-        chainwork: e.chainwork.to_be_bytes(),
+        chainwork: e.chainwork,
         n_tx: e.n_tx,
         next,
     }
@@ -139,7 +139,12 @@ fn getblock(node: &Node, p: &Params, m: &Method) -> Result<Value, RpcError> {
     }
     let block = read_block(c, idx)?;
     let info = header_info(c, idx);
-    Ok(cj::block_to_json(&block, &info, verbosity.min(2) as u8, node.params.network))
+    let tx_verbosity = cj::TxVerbosity::from_getblock(verbosity).unwrap_or(cj::TxVerbosity::Txid);
+    // Fees (verbosity 2) and prevouts (3) come from the undo data, which
+    // only connected blocks have.
+    let spent = if verbosity >= 2 { spent_outputs(c, idx, &block) } else { None };
+    cj::block_to_json(&block, &info, tx_verbosity, node.params.network, spent.as_deref())
+        .map_err(|e| err(e.code, e.message))
 }
 
 fn getblockheader(node: &Node, p: &Params, m: &Method) -> Result<Value, RpcError> {
@@ -192,7 +197,7 @@ fn getchaintips(node: &Node, _: &Params, _: &Method) -> Result<Value, RpcError> 
 fn getdifficulty(node: &Node, _: &Params, _: &Method) -> Result<Value, RpcError> {
     let st = node.lock();
     let tip = st.chain.tree().get(st.chain.tip());
-    Ok(json!(cj::difficulty(tip.header.bits.to_consensus())))
+    Ok(cj::double(cj::difficulty(tip.header.bits)))
 }
 
 fn getblockstats(node: &Node, p: &Params, m: &Method) -> Result<Value, RpcError> {
@@ -227,29 +232,44 @@ fn getblockstats(node: &Node, p: &Params, m: &Method) -> Result<Value, RpcError>
         _ => return Err(err(codes::RPC_TYPE_ERROR, "hash_or_height must be a number or a string")),
     };
     let block = read_block(c, idx)?;
-    let undo = c
-        .read_undo(idx)
-        .map_err(|e| err(codes::RPC_MISC_ERROR, format!("Undo data not available ({e})")))?;
+    let spent = spent_outputs(c, idx, &block)
+        .ok_or_else(|| err(codes::RPC_MISC_ERROR, "Undo data not available"))?;
+    let e = c.tree().get(idx);
+    let input = cj::BlockStatsInput {
+        block: &block,
+        spent: &spent,
+        height: e.height as i32,
+        median_time: e.mtp,
+        subsidy: c.params().block_subsidy(e.height).to_sat() as i64,
+    };
+    cj::block_stats(&input, selected.as_deref()).map_err(|e| err(e.code, e.message))
+}
+
+/// The outputs each transaction of a connected block spent, from its undo
+/// data (`None` if it has none).
+fn spent_outputs(c: &mut Chainstate, idx: Idx, block: &Block) -> Option<Vec<Vec<cj::SpentOutput>>> {
+    let undo = c.read_undo(idx).ok()?;
     let mut coins = undo.spent.into_iter();
-    let spent: Vec<Vec<(i64, bitcoin::ScriptBuf)>> = block
+    let out: Vec<Vec<cj::SpentOutput>> = block
         .txdata
         .iter()
         .map(|tx| {
             if tx.is_coinbase() {
-                Vec::new()
-            } else {
-                tx.input
-                    .iter()
-                    .filter_map(|_| coins.next())
-                    .map(|c| (c.amount as i64, bitcoin::ScriptBuf::from_bytes(c.script)))
-                    .collect()
+                return Vec::new();
             }
+            tx.input
+                .iter()
+                .filter_map(|_| coins.next())
+                .map(|c| cj::SpentOutput {
+                    value: c.amount as i64,
+                    script_pubkey: bitcoin::ScriptBuf::from_bytes(c.script),
+                    height: c.height,
+                    coinbase: c.coinbase,
+                })
+                .collect()
         })
         .collect();
-    let e = c.tree().get(idx);
-    let subsidy = c.params().block_subsidy(e.height).to_sat() as i64;
-    cj::block_stats(&block, &spent, e.height, e.mtp, subsidy, selected.as_deref())
-        .map_err(|e| err(e.code, e.message))
+    (coins.next().is_none()).then_some(out)
 }
 
 fn gettxout(node: &Node, p: &Params, m: &Method) -> Result<Value, RpcError> {
@@ -269,7 +289,7 @@ fn gettxout(node: &Node, p: &Params, m: &Method) -> Result<Value, RpcError> {
             return Ok(Value::Null);
         }
         if let Some(e) = st.mempool.get(&txid) {
-            let Some(out) = e.tx().output.get(vout as usize) else {
+            let Some(out) = e.tx.output.get(vout as usize) else {
                 return Ok(Value::Null);
             };
             return Ok(json!({

@@ -32,8 +32,8 @@ const VERSION: u32 = 100;
 
 fn getnetworkinfo(node: &Node, _: &Params, _: &Method) -> Result<Value, RpcError> {
     let st = node.lock();
-    let relay = st.mempool.options().min_relay_fee.to_sat_per_kwu() * 4;
-    let incremental = st.mempool.options().incremental_relay_fee.to_sat_per_kwu() * 4;
+    let relay = st.mempool.options().min_relay_fee.sat_per_kvb();
+    let incremental = st.mempool.options().incremental_relay_fee.sat_per_kvb();
     Ok(json!({
         "version": VERSION,
         "subversion": format!("/shmbtc:{}/", env!("CARGO_PKG_VERSION")),
@@ -47,8 +47,8 @@ fn getnetworkinfo(node: &Node, _: &Params, _: &Method) -> Result<Value, RpcError
         "connections_in": 0,
         "connections_out": 0,
         "networks": [],
-        "relayfee": btc_core::json::amount(relay as i64),
-        "incrementalfee": btc_core::json::amount(incremental as i64),
+        "relayfee": btc_core::json::amount(relay),
+        "incrementalfee": btc_core::json::amount(incremental),
         "localaddresses": [],
         "warnings": [],
     }))

@@ -17,17 +17,24 @@ pub(super) fn methods() -> Vec<Method> {
 }
 
 fn getmempoolinfo(node: &Node, _: &Params, _: &Method) -> Result<Value, RpcError> {
-    Ok(crate::mempool::json::mempool_info(&node.lock().mempool))
+    Ok(crate::mempool::json::mempool_info(&node.lock().mempool, true))
 }
 
 fn getrawmempool(node: &Node, p: &Params, _: &Method) -> Result<Value, RpcError> {
     let verbose = p.bool(0)?.unwrap_or(false);
-    Ok(crate::mempool::json::raw_mempool(&node.lock().mempool, verbose))
+    let st = node.lock();
+    Ok(if verbose {
+        crate::mempool::json::raw_mempool_verbose(&st.mempool)
+    } else {
+        crate::mempool::json::raw_mempool(&st.mempool)
+    })
 }
 
 fn getmempoolentry(node: &Node, p: &Params, m: &Method) -> Result<Value, RpcError> {
     let txid: Txid = parse_hash(p.req_str(0, m.usage)?, "txid")?;
     let st = node.lock();
-    crate::mempool::json::mempool_entry(&st.mempool, &txid)
+    st.mempool
+        .get(&txid)
+        .map(|e| crate::mempool::json::entry(&st.mempool, e))
         .ok_or_else(|| err(codes::RPC_INVALID_ADDRESS_OR_KEY, "Transaction not in mempool"))
 }

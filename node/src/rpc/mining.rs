@@ -76,7 +76,7 @@ fn generateblock(node: &Node, p: &Params, m: &Method) -> Result<Value, RpcError>
             .ok_or_else(|| err(codes::RPC_TYPE_ERROR, "transactions must be strings"))?;
         if let Ok(txid) = s.parse::<bitcoin::Txid>() {
             let st = node.lock();
-            let tx = st.mempool.get(&txid).map(|e| e.tx().clone()).ok_or_else(|| {
+            let tx = st.mempool.get(&txid).map(|e| (*e.tx).clone()).ok_or_else(|| {
                 err(codes::RPC_INVALID_ADDRESS_OR_KEY, format!("Transaction {s} not in mempool."))
             })?;
             txs.push(tx);
@@ -119,7 +119,7 @@ fn getmininginfo(node: &Node, _: &Params, _: &Method) -> Result<Value, RpcError>
     let tip = st.chain.tree().get(st.chain.tip());
     Ok(json!({
         "blocks": tip.height,
-        "difficulty": btc_core::json::difficulty(tip.header.bits.to_consensus()),
+        "difficulty": btc_core::json::double(btc_core::json::difficulty(tip.header.bits)),
         "networkhashps": 0,
         "pooledtx": st.mempool.len(),
         "chain": super::blockchain::chain_name(node.params.network),

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use super::args::{err, parse_hash, parse_hex, Params};
 use super::Method;
 use crate::http::{codes, RpcError};
-use crate::mempool::AcceptOptions;
+use crate::mempool::{AcceptOptions, FeeRate};
 use crate::node::{Node, View};
 
 pub(super) fn methods() -> Vec<Method> {
@@ -29,12 +29,11 @@ pub(super) fn decode_tx(hex: &str) -> Result<Transaction, RpcError> {
 }
 
 fn tx_opts(node: &Node) -> cj::TxJsonOptions<'static> {
-    cj::TxJsonOptions {
-        network: node.params.network,
-        include_hex: false,
-        block_hash: None,
-        spent: None,
-    }
+    cj::TxJsonOptions::new(node.params.network)
+}
+
+fn json_err(e: cj::ParamError) -> RpcError {
+    err(e.code, e.message)
 }
 
 fn getrawtransaction(node: &Node, p: &Params, m: &Method) -> Result<Value, RpcError> {
@@ -52,7 +51,7 @@ fn getrawtransaction(node: &Node, p: &Params, m: &Method) -> Result<Value, RpcEr
     let mut found: Option<(Transaction, Option<bitcoin::BlockHash>)> = None;
     if block_hash.is_none() {
         if let Some(e) = st.mempool.get(&txid) {
-            found = Some((e.tx().clone(), None));
+            found = Some(((*e.tx).clone(), None));
         }
     }
     if found.is_none() {
@@ -94,7 +93,8 @@ fn getrawtransaction(node: &Node, p: &Params, m: &Method) -> Result<Value, RpcEr
             block_hash: in_block,
             ..tx_opts(node)
         },
-    );
+    )
+    .map_err(json_err)?;
     if let Some(h) = in_block {
         if let Some(idx) = st.chain.lookup(&h) {
             let e = st.chain.tree().get(idx);
@@ -114,7 +114,7 @@ fn getrawtransaction(node: &Node, p: &Params, m: &Method) -> Result<Value, RpcEr
 
 fn decoderawtransaction(node: &Node, p: &Params, m: &Method) -> Result<Value, RpcError> {
     let tx = decode_tx(p.req_str(0, m.usage)?)?;
-    Ok(cj::tx_to_json(&tx, &tx_opts(node)))
+    cj::tx_to_json(&tx, &tx_opts(node)).map_err(json_err)
 }
 
 fn decodescript(node: &Node, p: &Params, m: &Method) -> Result<Value, RpcError> {
@@ -127,12 +127,12 @@ fn decodescript(node: &Node, p: &Params, m: &Method) -> Result<Value, RpcError> 
 /// Core's default `maxfeerate`: 0.10 BTC/kvB.
 const DEFAULT_MAX_FEE_RATE_SAT_KVB: u64 = 10_000_000;
 
-fn max_fee_rate(p: &Params, i: usize) -> Result<Option<bitcoin::FeeRate>, RpcError> {
+fn max_fee_rate(p: &Params, i: usize) -> Result<FeeRate, RpcError> {
     let sat_kvb = match p.get(i) {
         None => DEFAULT_MAX_FEE_RATE_SAT_KVB,
-        Some(v) => cj::parse_amount(v).map_err(|e| err(e.code, e.message))?.to_sat(),
+        Some(v) => cj::parse_amount(v).map_err(json_err)?.to_sat(),
     };
-    Ok((sat_kvb > 0).then(|| bitcoin::FeeRate::from_sat_per_kwu(sat_kvb / 4)))
+    Ok(FeeRate::from_sat_per_kvb(sat_kvb as i64))
 }
 
 fn sendrawtransaction(node: &Node, p: &Params, m: &Method) -> Result<Value, RpcError> {
@@ -152,7 +152,7 @@ fn sendrawtransaction(node: &Node, p: &Params, m: &Method) -> Result<Value, RpcE
     }
     let opts = AcceptOptions {
         test_only: false,
-        max_fee_rate: max,
+        max_fee_rate: Some(max),
         now: st.chain.now(),
     };
     match st.mempool.accept(tx, &View::new(&mut st.chain), opts) {
@@ -177,7 +177,8 @@ fn testmempoolaccept(node: &Node, p: &Params, m: &Method) -> Result<Value, RpcEr
     let mut st = node.lock();
     let st = &mut *st;
     let now = st.chain.now();
-    Ok(st
+    let result = st
         .mempool
-        .test_accept_package(txs, &View::new(&mut st.chain), max, now))
+        .test_accept_package(&txs, &View::new(&mut st.chain), now);
+    Ok(crate::mempool::json::test_mempool_accept(&result, max))
 }
