@@ -317,8 +317,15 @@ fn reorgs_invalidate_and_reconsider() {
             ctx.prev_mtp = e.mtp;
             ctx.time = (e.mtp + 1).max(i64::from(e.header.time) + 1) as u32;
             ctx.subsidy = st.chain.params().block_subsidy(ctx.height);
-            let mut b = btc_node::mining::assemble_with(vec![], &ctx).unwrap();
-            assert!(btc_node::mining::grind(&mut b, 1 << 20));
+            drop(st);
+            let mut st = node.lock();
+            let mut b = btc_node::mining::assemble_with(vec![], &ctx, &View::new(&mut st.chain))
+                .unwrap_or_else(|e| panic!("{e}"));
+            let mut tries = 1 << 20;
+            assert_eq!(
+                btc_node::mining::grind(&mut b, &mut tries),
+                btc_node::mining::Grind::Found
+            );
             b
         };
         node.submit_block(&serialize(&block)).unwrap();
