@@ -1243,3 +1243,163 @@ fn rpc_json_objects() {
     assert_eq!(info["fullrbf"], true);
     assert_eq!(info["maxmempool"], 300_000_000);
 }
+
+/// Checks the pool's totals and every entry's ancestor/descendant totals
+/// against a walk of the graph.
+fn check_invariants(pool: &Mempool) {
+    let mut fee = 0;
+    let mut bytes = 0;
+    for e in pool.entries() {
+        fee += e.fee;
+        bytes += e.vsize;
+        let anc = pool.ancestors_of(&e.txid);
+        let desc = pool.descendants_of(&e.txid);
+        assert_eq!(e.ancestors.count, anc.len() as u64 + 1);
+        assert_eq!(e.descendants.count, desc.len() as u64 + 1);
+        let anc_fee: i64 = anc.iter().map(|t| pool.get(t).unwrap().fee).sum();
+        assert_eq!(e.ancestors.fees, e.fee + anc_fee);
+        let desc_size: u64 = desc.iter().map(|t| pool.get(t).unwrap().vsize).sum();
+        assert_eq!(e.descendants.vsize, e.vsize + desc_size);
+        for i in &e.tx.input {
+            assert_eq!(pool.spender_of(&i.previous_output), Some(e.txid));
+        }
+    }
+    assert_eq!(pool.total_fee(), fee);
+    assert_eq!(pool.bytes(), bytes);
+}
+
+#[test]
+fn random_transactions_never_panic() {
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    let keys = Keys::new(1);
+    let mut chain = TestChain::new();
+    let mut pool = pool();
+    let mut rng = StdRng::seed_from_u64(7);
+    let kinds = [Kind::Wpkh, Kind::Pkh, Kind::Tr];
+    // Spendable outputs, confirmed or in the pool.
+    let mut spendable: Vec<(OutPoint, TxOut)> = (0..60)
+        .map(|i| funded(&mut chain, &keys, 1_000_000 + i, kinds[i as usize % 3]))
+        .collect();
+    let random_bytes = |rng: &mut StdRng, max: usize| -> Vec<u8> {
+        let n = rng.random_range(0..=max);
+        (0..n).map(|_| rng.random::<u8>()).collect()
+    };
+    let mut accepted = Vec::new();
+    for round in 0..1500 {
+        let n_in = rng.random_range(1..=3usize);
+        let inputs: Vec<(OutPoint, TxOut)> = (0..n_in)
+            .map(|_| {
+                if rng.random_bool(0.8) && !spendable.is_empty() {
+                    spendable[rng.random_range(0..spendable.len())].clone()
+                } else {
+                    let mut id = [0u8; 32];
+                    rng.fill(&mut id);
+                    (
+                        OutPoint::new(Txid::from_byte_array(id), rng.random_range(0..3)),
+                        keys.out(1000, Kind::Wpkh),
+                    )
+                }
+            })
+            .collect();
+        let total: u64 = inputs.iter().map(|(_, o)| o.value.to_sat()).sum();
+        let n_out = rng.random_range(1..=3u64);
+        let fee = rng.random_range(0..20_000u64);
+        let outputs: Vec<TxOut> = (0..n_out)
+            .map(|_| {
+                if rng.random_bool(0.9) {
+                    keys.out(
+                        total.saturating_sub(fee) / n_out,
+                        kinds[rng.random_range(0..3)],
+                    )
+                } else {
+                    TxOut {
+                        value: Amount::from_sat(rng.random::<u64>() >> rng.random_range(0..64)),
+                        script_pubkey: ScriptBuf::from_bytes(random_bytes(&mut rng, 90)),
+                    }
+                }
+            })
+            .collect();
+        let mut tx = spend(&keys, &inputs, outputs);
+        if rng.random_bool(0.2) {
+            // Garble something.
+            match rng.random_range(0..6) {
+                0 => tx.version = Version(rng.random_range(-2..6)),
+                1 => tx.lock_time = absolute::LockTime::from_consensus(rng.random()),
+                2 => tx.input[0].sequence = Sequence(rng.random()),
+                3 => tx.input[0].script_sig = ScriptBuf::from_bytes(random_bytes(&mut rng, 120)),
+                4 => {
+                    let items: Vec<Vec<u8>> = (0..rng.random_range(0..4))
+                        .map(|_| random_bytes(&mut rng, 100))
+                        .collect();
+                    tx.input[0].witness = Witness::from_slice(&items);
+                }
+                _ => tx.input.push(tx.input[0].clone()),
+            }
+        }
+        let test_only = rng.random_bool(0.2);
+        let res = pool.accept(
+            tx.clone(),
+            &chain,
+            AcceptOptions {
+                test_only,
+                max_fee_rate: Some(FeeRate::from_sat_per_kvb(rng.random_range(0..200_000))),
+                now: NOW + round,
+            },
+        );
+        if let Ok(a) = &res {
+            let _ = (a.effective_fee_rate(), &a.replaced);
+            if !test_only {
+                accepted.push(tx.clone());
+                for v in 0..tx.output.len() as u32 {
+                    if tx.output[v as usize].script_pubkey.is_p2wpkh()
+                        || tx.output[v as usize].script_pubkey.is_p2pkh()
+                        || tx.output[v as usize].script_pubkey.is_p2tr()
+                    {
+                        spendable.push(output_of(&tx, v));
+                    }
+                }
+            }
+        }
+        if let Err(e) = &res {
+            let _ = (e.rpc_code(), e.rpc_message(), e.test_accept_reason());
+        }
+        if round % 50 == 0 && accepted.len() >= 2 {
+            let pkg = [
+                accepted[accepted.len() - 2].clone(),
+                accepted[accepted.len() - 1].clone(),
+            ];
+            let r = pool.test_accept_package(&pkg, &chain, NOW + round);
+            let _ = btc_node::mempool::json::test_mempool_accept(&r, FeeRate::ZERO);
+        }
+        if round % 100 == 99 {
+            // Confirm a few pool transactions, then sometimes undo it.
+            let txids = pool.txids();
+            let block: Vec<Transaction> = txids
+                .iter()
+                .take(rng.random_range(0..5))
+                .filter_map(|t| pool.get(t).map(|e| (*e.tx).clone()))
+                .collect();
+            let saved = (chain.coins.clone(), chain.height);
+            chain.connect(&block);
+            pool.remove_for_block(&block, NOW + round);
+            check_invariants(&pool);
+            if rng.random_bool(0.5) {
+                chain.coins = saved.0;
+                chain.height = saved.1;
+                pool.readd_after_disconnect(block, &chain, NOW + round);
+            }
+            let _ = btc_node::mempool::json::raw_mempool_verbose(&pool);
+            let _ = btc_node::mempool::json::mempool_info(&pool, true);
+        }
+        if round % 10 == 0 {
+            check_invariants(&pool);
+        }
+    }
+    check_invariants(&pool);
+    assert!(pool.len() > 20, "the run should keep a non-trivial pool");
+    // A tiny size limit evicts nearly everything, keeping the invariants.
+    pool.trim_to_size(pool.usage() / 3);
+    check_invariants(&pool);
+}
