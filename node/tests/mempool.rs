@@ -1144,12 +1144,32 @@ fn size_limit_evicts_lowest_and_raises_min_fee() {
     assert_eq!(pool.len(), 2);
     assert!(pool.get(&ids[0]).is_none(), "the 1 sat/vB tx is evicted");
     // The minimum is now 1000*1000/110 + 1000 = 10090 sat/kvB.
-    assert_eq!(pool.mempool_min_fee(), FeeRate::from_sat_per_kvb(10_090));
+    assert_eq!(pool.mempool_min_fee(NOW), FeeRate::from_sat_per_kvb(10_090));
     let input = funded(&mut chain, &keys, 1_000_000, Kind::Wpkh);
     let tx = spend(&keys, &[input], vec![keys.out(999_000, Kind::Wpkh)]);
     let e = reject(&mut pool, tx, &chain);
     assert_eq!(e.reason, "mempool min fee not met");
     assert_eq!(e.debug.as_deref(), Some("1000 < 1110"));
+    // It decays only after a block: half-life 12 h with the pool over half
+    // full, and drops to zero below half the incremental fee.
+    assert_eq!(
+        pool.mempool_min_fee(NOW + 86_400),
+        FeeRate::from_sat_per_kvb(10_090)
+    );
+    pool.remove_for_block(&[], NOW);
+    assert_eq!(
+        pool.mempool_min_fee(NOW + 5),
+        FeeRate::from_sat_per_kvb(10_090)
+    );
+    assert_eq!(
+        pool.mempool_min_fee(NOW + 43_200),
+        FeeRate::from_sat_per_kvb(5045)
+    );
+    assert_eq!(
+        pool.mempool_min_fee(NOW + 5 * 43_200),
+        FeeRate::from_sat_per_kvb(1000)
+    );
+    assert_eq!(pool.min_fee(NOW + 5 * 43_200), FeeRate::ZERO);
 }
 
 #[test]
@@ -1235,7 +1255,7 @@ fn rpc_json_objects() {
     assert_eq!(raw[0], p_id.to_string());
     let verbose = btc_node::mempool::json::raw_mempool_verbose(&pool);
     assert_eq!(verbose[c_id.to_string()]["height"], TIP);
-    let info = btc_node::mempool::json::mempool_info(&pool, true);
+    let info = btc_node::mempool::json::mempool_info(&pool, true, NOW);
     assert_eq!(info["size"], 2);
     assert_eq!(info["bytes"], 220);
     assert_eq!(info["total_fee"], 0.00003);
@@ -1391,7 +1411,7 @@ fn random_transactions_never_panic() {
                 pool.readd_after_disconnect(block, &chain, NOW + round);
             }
             let _ = btc_node::mempool::json::raw_mempool_verbose(&pool);
-            let _ = btc_node::mempool::json::mempool_info(&pool, true);
+            let _ = btc_node::mempool::json::mempool_info(&pool, true, NOW);
         }
         if round % 10 == 0 {
             check_invariants(&pool);
