@@ -1423,3 +1423,76 @@ fn random_transactions_never_panic() {
     pool.trim_to_size(pool.usage() / 3);
     check_invariants(&pool);
 }
+
+#[test]
+fn sigops_limit_and_sigop_adjusted_vsize() {
+    let keys = Keys::new(1);
+    let mut chain = TestChain::new();
+    let mut pool = pool();
+    // A bare 1-of-1 multisig output counts 20 legacy sigops (80 cost).
+    let multisig = bitcoin::script::Builder::new()
+        .push_opcode(bitcoin::opcodes::all::OP_PUSHNUM_1)
+        .push_slice(keys.pk.serialize())
+        .push_opcode(bitcoin::opcodes::all::OP_PUSHNUM_1)
+        .push_opcode(bitcoin::opcodes::all::OP_CHECKMULTISIG)
+        .into_script();
+    let outs = |n: usize| -> Vec<TxOut> {
+        (0..n)
+            .map(|_| TxOut {
+                value: Amount::from_sat(1000),
+                script_pubkey: multisig.clone(),
+            })
+            .collect()
+    };
+    let input = funded(&mut chain, &keys, 10_000_000, Kind::Wpkh);
+    let tx = spend(&keys, std::slice::from_ref(&input), outs(201));
+    let e = reject(&mut pool, tx, &chain);
+    assert_eq!(e.reason, "bad-txns-too-many-sigops");
+    assert_eq!(e.debug.as_deref(), Some("16081"));
+    // 199 outputs: 15921 cost (one for the P2WPKH input), so the virtual
+    // size is 15921 * 20 / 4, far above the weight's.
+    let paying = |fee: u64| {
+        let mut o = outs(199);
+        o[0].value = Amount::from_sat(10_000_000 - 198_000 - fee);
+        spend(&keys, std::slice::from_ref(&input), o)
+    };
+    let e = reject(&mut pool, paying(79_604), &chain);
+    assert_eq!(e.reason, "min relay fee not met");
+    assert_eq!(e.debug.as_deref(), Some("79604 < 79605"));
+    let a = pool.accept(paying(79_605), &chain, opts()).unwrap();
+    assert_eq!(a.vsize, 79_605);
+    assert_eq!(pool.get(&a.txid).unwrap().sigop_cost, 15_921);
+}
+
+#[test]
+fn witness_standardness() {
+    let keys = Keys::new(1);
+    let mut chain = TestChain::new();
+    let mut pool = pool();
+    // A taproot key spend with an annex.
+    let input = funded(&mut chain, &keys, 100_000, Kind::Tr);
+    let mut tx = spend(
+        &keys,
+        std::slice::from_ref(&input),
+        vec![keys.out(99_000, Kind::Tr)],
+    );
+    let mut items: Vec<Vec<u8>> = tx.input[0].witness.iter().map(|x| x.to_vec()).collect();
+    items.push(vec![0x50, 1, 2]);
+    tx.input[0].witness = Witness::from_slice(&items);
+    assert_eq!(
+        reject(&mut pool, tx, &chain).reason,
+        "bad-witness-nonstandard"
+    );
+    // A witness on a P2PKH input.
+    let input = funded(&mut chain, &keys, 100_000, Kind::Pkh);
+    let mut tx = spend(
+        &keys,
+        std::slice::from_ref(&input),
+        vec![keys.out(99_000, Kind::Tr)],
+    );
+    tx.input[0].witness = Witness::from_slice(&[vec![1u8]]);
+    assert_eq!(
+        reject(&mut pool, tx, &chain).reason,
+        "bad-witness-nonstandard"
+    );
+}
