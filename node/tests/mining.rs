@@ -301,9 +301,10 @@ fn generateblock_checks() {
     let mut bad = w.spend(&funded, 1000);
     bad.output[0].value = Amount::from_sat(990_000);
     let err = assemble_with(vec![bad], &ctx(), &w.chain).unwrap_err();
-    assert!(err
-        .to_string()
-        .contains("mandatory-script-verify-flag-failed"));
+    assert_eq!(
+        err.to_string(),
+        "TestBlockValidity failed: mandatory-script-verify-flag-failed (Signature must be zero for failed CHECK(MULTI)SIG operation)"
+    );
 }
 
 #[test]

@@ -46,6 +46,7 @@ mod accept;
 /// The consensus input checks shared with block assembly.
 pub(crate) mod accept_rules {
     pub(crate) use super::accept::check_tx_inputs;
+    pub(crate) use super::script_error::describe_failure;
 }
 pub mod feerate;
 pub mod json;
