@@ -1496,3 +1496,41 @@ fn witness_standardness() {
         "bad-witness-nonstandard"
     );
 }
+
+#[test]
+fn expiry_and_sharing() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<Mempool>();
+    let keys = Keys::new(1);
+    let mut chain = TestChain::new();
+    let mut pool = pool();
+    let x = funded(&mut chain, &keys, 1_000_000, Kind::Wpkh);
+    let p = spend(&keys, &[x], vec![keys.out(999_000, Kind::Wpkh)]);
+    let p_id = accept(&mut pool, p.clone(), &chain);
+    // The child arrives two weeks later and takes the parent's age into
+    // account only for the parent: expiring the parent takes the child.
+    let c = spend(
+        &keys,
+        &[output_of(&p, 0)],
+        vec![keys.out(998_000, Kind::Wpkh)],
+    );
+    let later = AcceptOptions {
+        now: NOW + 336 * 3600 + 1,
+        ..opts()
+    };
+    let y = funded(&mut chain, &keys, 1_000_000, Kind::Wpkh);
+    let q = spend(&keys, &[y], vec![keys.out(999_000, Kind::Wpkh)]);
+    // Accepting anything at that time expires p (and would take c).
+    let q_id = pool.accept(q, &chain, later).unwrap().txid;
+    assert!(pool.get(&p_id).is_none());
+    assert_eq!(
+        reject(&mut pool, c, &chain).reason,
+        "bad-txns-inputs-missingorspent"
+    );
+    assert!(pool.get(&q_id).is_some());
+    pool.set_unbroadcast(q_id, true);
+    assert!(pool.is_unbroadcast(&q_id));
+    assert_eq!(pool.unbroadcast_count(), 1);
+    assert_eq!(pool.remove_recursive([q_id]), vec![q_id]);
+    assert_eq!(pool.unbroadcast_count(), 0);
+}
