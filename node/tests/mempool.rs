@@ -1507,8 +1507,8 @@ fn expiry_and_sharing() {
     let x = funded(&mut chain, &keys, 1_000_000, Kind::Wpkh);
     let p = spend(&keys, &[x], vec![keys.out(999_000, Kind::Wpkh)]);
     let p_id = accept(&mut pool, p.clone(), &chain);
-    // The child arrives two weeks later and takes the parent's age into
-    // account only for the parent: expiring the parent takes the child.
+    // Two weeks (336 h) later p has expired: its child no longer finds
+    // its input.
     let c = spend(
         &keys,
         &[output_of(&p, 0)],
@@ -1520,7 +1520,7 @@ fn expiry_and_sharing() {
     };
     let y = funded(&mut chain, &keys, 1_000_000, Kind::Wpkh);
     let q = spend(&keys, &[y], vec![keys.out(999_000, Kind::Wpkh)]);
-    // Accepting anything at that time expires p (and would take c).
+    // Expiry runs when the next transaction is accepted.
     let q_id = pool.accept(q, &chain, later).unwrap().txid;
     assert!(pool.get(&p_id).is_none());
     assert_eq!(
