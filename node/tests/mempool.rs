@@ -1144,12 +1144,32 @@ fn size_limit_evicts_lowest_and_raises_min_fee() {
     assert_eq!(pool.len(), 2);
     assert!(pool.get(&ids[0]).is_none(), "the 1 sat/vB tx is evicted");
     // The minimum is now 1000*1000/110 + 1000 = 10090 sat/kvB.
-    assert_eq!(pool.mempool_min_fee(), FeeRate::from_sat_per_kvb(10_090));
+    assert_eq!(pool.mempool_min_fee(NOW), FeeRate::from_sat_per_kvb(10_090));
     let input = funded(&mut chain, &keys, 1_000_000, Kind::Wpkh);
     let tx = spend(&keys, &[input], vec![keys.out(999_000, Kind::Wpkh)]);
     let e = reject(&mut pool, tx, &chain);
     assert_eq!(e.reason, "mempool min fee not met");
     assert_eq!(e.debug.as_deref(), Some("1000 < 1110"));
+    // It decays only after a block: half-life 12 h with the pool over half
+    // full, and drops to zero below half the incremental fee.
+    assert_eq!(
+        pool.mempool_min_fee(NOW + 86_400),
+        FeeRate::from_sat_per_kvb(10_090)
+    );
+    pool.remove_for_block(&[], NOW);
+    assert_eq!(
+        pool.mempool_min_fee(NOW + 5),
+        FeeRate::from_sat_per_kvb(10_090)
+    );
+    assert_eq!(
+        pool.mempool_min_fee(NOW + 43_200),
+        FeeRate::from_sat_per_kvb(5045)
+    );
+    assert_eq!(
+        pool.mempool_min_fee(NOW + 5 * 43_200),
+        FeeRate::from_sat_per_kvb(1000)
+    );
+    assert_eq!(pool.min_fee(NOW + 5 * 43_200), FeeRate::ZERO);
 }
 
 #[test]
@@ -1235,11 +1255,282 @@ fn rpc_json_objects() {
     assert_eq!(raw[0], p_id.to_string());
     let verbose = btc_node::mempool::json::raw_mempool_verbose(&pool);
     assert_eq!(verbose[c_id.to_string()]["height"], TIP);
-    let info = btc_node::mempool::json::mempool_info(&pool, true);
+    let info = btc_node::mempool::json::mempool_info(&pool, true, NOW);
     assert_eq!(info["size"], 2);
     assert_eq!(info["bytes"], 220);
     assert_eq!(info["total_fee"], 0.00003);
     assert_eq!(info["mempoolminfee"], 0.00001);
     assert_eq!(info["fullrbf"], true);
     assert_eq!(info["maxmempool"], 300_000_000);
+}
+
+/// Checks the pool's totals and every entry's ancestor/descendant totals
+/// against a walk of the graph.
+fn check_invariants(pool: &Mempool) {
+    let mut fee = 0;
+    let mut bytes = 0;
+    for e in pool.entries() {
+        fee += e.fee;
+        bytes += e.vsize;
+        let anc = pool.ancestors_of(&e.txid);
+        let desc = pool.descendants_of(&e.txid);
+        assert_eq!(e.ancestors.count, anc.len() as u64 + 1);
+        assert_eq!(e.descendants.count, desc.len() as u64 + 1);
+        let anc_fee: i64 = anc.iter().map(|t| pool.get(t).unwrap().fee).sum();
+        assert_eq!(e.ancestors.fees, e.fee + anc_fee);
+        let desc_size: u64 = desc.iter().map(|t| pool.get(t).unwrap().vsize).sum();
+        assert_eq!(e.descendants.vsize, e.vsize + desc_size);
+        for i in &e.tx.input {
+            assert_eq!(pool.spender_of(&i.previous_output), Some(e.txid));
+        }
+    }
+    assert_eq!(pool.total_fee(), fee);
+    assert_eq!(pool.bytes(), bytes);
+}
+
+#[test]
+fn random_transactions_never_panic() {
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    let keys = Keys::new(1);
+    let mut chain = TestChain::new();
+    let mut pool = pool();
+    let mut rng = StdRng::seed_from_u64(7);
+    let kinds = [Kind::Wpkh, Kind::Pkh, Kind::Tr];
+    // Spendable outputs, confirmed or in the pool.
+    let mut spendable: Vec<(OutPoint, TxOut)> = (0..60)
+        .map(|i| funded(&mut chain, &keys, 1_000_000 + i, kinds[i as usize % 3]))
+        .collect();
+    let random_bytes = |rng: &mut StdRng, max: usize| -> Vec<u8> {
+        let n = rng.random_range(0..=max);
+        (0..n).map(|_| rng.random::<u8>()).collect()
+    };
+    let mut accepted = Vec::new();
+    for round in 0..1500 {
+        let n_in = rng.random_range(1..=3usize);
+        let inputs: Vec<(OutPoint, TxOut)> = (0..n_in)
+            .map(|_| {
+                if rng.random_bool(0.8) && !spendable.is_empty() {
+                    spendable[rng.random_range(0..spendable.len())].clone()
+                } else {
+                    let mut id = [0u8; 32];
+                    rng.fill(&mut id);
+                    (
+                        OutPoint::new(Txid::from_byte_array(id), rng.random_range(0..3)),
+                        keys.out(1000, Kind::Wpkh),
+                    )
+                }
+            })
+            .collect();
+        let total: u64 = inputs.iter().map(|(_, o)| o.value.to_sat()).sum();
+        let n_out = rng.random_range(1..=3u64);
+        let fee = rng.random_range(0..20_000u64);
+        let outputs: Vec<TxOut> = (0..n_out)
+            .map(|_| {
+                if rng.random_bool(0.9) {
+                    keys.out(
+                        total.saturating_sub(fee) / n_out,
+                        kinds[rng.random_range(0..3)],
+                    )
+                } else {
+                    TxOut {
+                        value: Amount::from_sat(rng.random::<u64>() >> rng.random_range(0..64)),
+                        script_pubkey: ScriptBuf::from_bytes(random_bytes(&mut rng, 90)),
+                    }
+                }
+            })
+            .collect();
+        let mut tx = spend(&keys, &inputs, outputs);
+        if rng.random_bool(0.2) {
+            // Garble something.
+            match rng.random_range(0..6) {
+                0 => tx.version = Version(rng.random_range(-2..6)),
+                1 => tx.lock_time = absolute::LockTime::from_consensus(rng.random()),
+                2 => tx.input[0].sequence = Sequence(rng.random()),
+                3 => tx.input[0].script_sig = ScriptBuf::from_bytes(random_bytes(&mut rng, 120)),
+                4 => {
+                    let items: Vec<Vec<u8>> = (0..rng.random_range(0..4))
+                        .map(|_| random_bytes(&mut rng, 100))
+                        .collect();
+                    tx.input[0].witness = Witness::from_slice(&items);
+                }
+                _ => tx.input.push(tx.input[0].clone()),
+            }
+        }
+        let test_only = rng.random_bool(0.2);
+        let res = pool.accept(
+            tx.clone(),
+            &chain,
+            AcceptOptions {
+                test_only,
+                max_fee_rate: Some(FeeRate::from_sat_per_kvb(rng.random_range(0..200_000))),
+                now: NOW + round,
+            },
+        );
+        if let Ok(a) = &res {
+            let _ = (a.effective_fee_rate(), &a.replaced);
+            if !test_only {
+                accepted.push(tx.clone());
+                for v in 0..tx.output.len() as u32 {
+                    if tx.output[v as usize].script_pubkey.is_p2wpkh()
+                        || tx.output[v as usize].script_pubkey.is_p2pkh()
+                        || tx.output[v as usize].script_pubkey.is_p2tr()
+                    {
+                        spendable.push(output_of(&tx, v));
+                    }
+                }
+            }
+        }
+        if let Err(e) = &res {
+            let _ = (e.rpc_code(), e.rpc_message(), e.test_accept_reason());
+        }
+        if round % 50 == 0 && accepted.len() >= 2 {
+            let pkg = [
+                accepted[accepted.len() - 2].clone(),
+                accepted[accepted.len() - 1].clone(),
+            ];
+            let r = pool.test_accept_package(&pkg, &chain, NOW + round);
+            let _ = btc_node::mempool::json::test_mempool_accept(&r, FeeRate::ZERO);
+        }
+        if round % 100 == 99 {
+            // Confirm a few pool transactions, then sometimes undo it.
+            let txids = pool.txids();
+            let block: Vec<Transaction> = txids
+                .iter()
+                .take(rng.random_range(0..5))
+                .filter_map(|t| pool.get(t).map(|e| (*e.tx).clone()))
+                .collect();
+            let saved = (chain.coins.clone(), chain.height);
+            chain.connect(&block);
+            pool.remove_for_block(&block, NOW + round);
+            check_invariants(&pool);
+            if rng.random_bool(0.5) {
+                chain.coins = saved.0;
+                chain.height = saved.1;
+                pool.readd_after_disconnect(block, &chain, NOW + round);
+            }
+            let _ = btc_node::mempool::json::raw_mempool_verbose(&pool);
+            let _ = btc_node::mempool::json::mempool_info(&pool, true, NOW);
+        }
+        if round % 10 == 0 {
+            check_invariants(&pool);
+        }
+    }
+    check_invariants(&pool);
+    assert!(pool.len() > 20, "the run should keep a non-trivial pool");
+    // A tiny size limit evicts nearly everything, keeping the invariants.
+    pool.trim_to_size(pool.usage() / 3);
+    check_invariants(&pool);
+}
+
+#[test]
+fn sigops_limit_and_sigop_adjusted_vsize() {
+    let keys = Keys::new(1);
+    let mut chain = TestChain::new();
+    let mut pool = pool();
+    // A bare 1-of-1 multisig output counts 20 legacy sigops (80 cost).
+    let multisig = bitcoin::script::Builder::new()
+        .push_opcode(bitcoin::opcodes::all::OP_PUSHNUM_1)
+        .push_slice(keys.pk.serialize())
+        .push_opcode(bitcoin::opcodes::all::OP_PUSHNUM_1)
+        .push_opcode(bitcoin::opcodes::all::OP_CHECKMULTISIG)
+        .into_script();
+    let outs = |n: usize| -> Vec<TxOut> {
+        (0..n)
+            .map(|_| TxOut {
+                value: Amount::from_sat(1000),
+                script_pubkey: multisig.clone(),
+            })
+            .collect()
+    };
+    let input = funded(&mut chain, &keys, 10_000_000, Kind::Wpkh);
+    let tx = spend(&keys, std::slice::from_ref(&input), outs(201));
+    let e = reject(&mut pool, tx, &chain);
+    assert_eq!(e.reason, "bad-txns-too-many-sigops");
+    assert_eq!(e.debug.as_deref(), Some("16081"));
+    // 199 outputs: 15921 cost (one for the P2WPKH input), so the virtual
+    // size is 15921 * 20 / 4, far above the weight's.
+    let paying = |fee: u64| {
+        let mut o = outs(199);
+        o[0].value = Amount::from_sat(10_000_000 - 198_000 - fee);
+        spend(&keys, std::slice::from_ref(&input), o)
+    };
+    let e = reject(&mut pool, paying(79_604), &chain);
+    assert_eq!(e.reason, "min relay fee not met");
+    assert_eq!(e.debug.as_deref(), Some("79604 < 79605"));
+    let a = pool.accept(paying(79_605), &chain, opts()).unwrap();
+    assert_eq!(a.vsize, 79_605);
+    assert_eq!(pool.get(&a.txid).unwrap().sigop_cost, 15_921);
+}
+
+#[test]
+fn witness_standardness() {
+    let keys = Keys::new(1);
+    let mut chain = TestChain::new();
+    let mut pool = pool();
+    // A taproot key spend with an annex.
+    let input = funded(&mut chain, &keys, 100_000, Kind::Tr);
+    let mut tx = spend(
+        &keys,
+        std::slice::from_ref(&input),
+        vec![keys.out(99_000, Kind::Tr)],
+    );
+    let mut items: Vec<Vec<u8>> = tx.input[0].witness.iter().map(|x| x.to_vec()).collect();
+    items.push(vec![0x50, 1, 2]);
+    tx.input[0].witness = Witness::from_slice(&items);
+    assert_eq!(
+        reject(&mut pool, tx, &chain).reason,
+        "bad-witness-nonstandard"
+    );
+    // A witness on a P2PKH input.
+    let input = funded(&mut chain, &keys, 100_000, Kind::Pkh);
+    let mut tx = spend(
+        &keys,
+        std::slice::from_ref(&input),
+        vec![keys.out(99_000, Kind::Tr)],
+    );
+    tx.input[0].witness = Witness::from_slice(&[vec![1u8]]);
+    assert_eq!(
+        reject(&mut pool, tx, &chain).reason,
+        "bad-witness-nonstandard"
+    );
+}
+
+#[test]
+fn expiry_and_sharing() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<Mempool>();
+    let keys = Keys::new(1);
+    let mut chain = TestChain::new();
+    let mut pool = pool();
+    let x = funded(&mut chain, &keys, 1_000_000, Kind::Wpkh);
+    let p = spend(&keys, &[x], vec![keys.out(999_000, Kind::Wpkh)]);
+    let p_id = accept(&mut pool, p.clone(), &chain);
+    // Two weeks (336 h) later p has expired: its child no longer finds
+    // its input.
+    let c = spend(
+        &keys,
+        &[output_of(&p, 0)],
+        vec![keys.out(998_000, Kind::Wpkh)],
+    );
+    let later = AcceptOptions {
+        now: NOW + 336 * 3600 + 1,
+        ..opts()
+    };
+    let y = funded(&mut chain, &keys, 1_000_000, Kind::Wpkh);
+    let q = spend(&keys, &[y], vec![keys.out(999_000, Kind::Wpkh)]);
+    // Expiry runs when the next transaction is accepted.
+    let q_id = pool.accept(q, &chain, later).unwrap().txid;
+    assert!(pool.get(&p_id).is_none());
+    assert_eq!(
+        reject(&mut pool, c, &chain).reason,
+        "bad-txns-inputs-missingorspent"
+    );
+    assert!(pool.get(&q_id).is_some());
+    pool.set_unbroadcast(q_id, true);
+    assert!(pool.is_unbroadcast(&q_id));
+    assert_eq!(pool.unbroadcast_count(), 1);
+    assert_eq!(pool.remove_recursive([q_id]), vec![q_id]);
+    assert_eq!(pool.unbroadcast_count(), 0);
 }

@@ -97,7 +97,9 @@ impl Mempool {
         }
         script_checks(&ws)?;
         if let Some(max) = opts.max_fee_rate {
-            let max_fee = max.fee(ws.vsize);
+            // sendrawtransaction's limit is on the plain virtual size
+            // (`GetVirtualTransactionSize(tx)`, sigops not counted).
+            let max_fee = max.fee(ws.weight.div_ceil(4));
             if max_fee > 0 && ws.fee > max_fee {
                 return Err(MempoolReject::new(RejectKind::MaxFee, "max-fee-exceeded"));
             }

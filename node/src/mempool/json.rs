@@ -64,8 +64,9 @@ pub fn raw_mempool_verbose(pool: &Mempool) -> Value {
     Value::Object(o)
 }
 
-/// `getmempoolinfo`; `loaded` is whether the mempool file was loaded.
-pub fn mempool_info(pool: &Mempool, loaded: bool) -> Value {
+/// `getmempoolinfo` at time `now`; `loaded` is whether the mempool file
+/// was loaded.
+pub fn mempool_info(pool: &Mempool, loaded: bool, now: i64) -> Value {
     let o = pool.options();
     let mut m = Map::new();
     m.insert("loaded".into(), json!(loaded));
@@ -76,7 +77,7 @@ pub fn mempool_info(pool: &Mempool, loaded: bool) -> Value {
     m.insert("maxmempool".into(), json!(o.max_size_bytes));
     m.insert(
         "mempoolminfee".into(),
-        btc(pool.mempool_min_fee().sat_per_kvb()),
+        btc(pool.mempool_min_fee(now).sat_per_kvb()),
     );
     m.insert("minrelaytxfee".into(), btc(o.min_relay_fee.sat_per_kvb()));
     m.insert(

@@ -12,50 +12,67 @@ use std::collections::HashSet;
 
 use bitcoin::Txid;
 
-use super::{FeeRate, Mempool};
+use super::{FeeRate, Mempool, RollingFee};
 
 /// Core's `ROLLING_FEE_HALFLIFE` (12 hours).
 const ROLLING_FEE_HALFLIFE: f64 = 60.0 * 60.0 * 12.0;
+
+/// Core's `GetMinFee` on a copy of the rolling state: the new state and the
+/// minimum fee rate at `now`, for a pool using `usage` bytes of `max`.
+fn decay(
+    mut r: RollingFee,
+    now: i64,
+    usage: u64,
+    max: u64,
+    incremental: FeeRate,
+) -> (RollingFee, FeeRate) {
+    if !r.block_since_bump || r.rate == 0.0 {
+        return (r, FeeRate::from_sat_per_kvb(r.rate.round() as i64));
+    }
+    if now > r.last_update + 10 {
+        let mut halflife = ROLLING_FEE_HALFLIFE;
+        if usage < max / 4 {
+            halflife /= 4.0;
+        } else if usage < max / 2 {
+            halflife /= 2.0;
+        }
+        r.rate /= 2f64.powf((now - r.last_update) as f64 / halflife);
+        r.last_update = now;
+        if r.rate < incremental.sat_per_kvb() as f64 / 2.0 {
+            r.rate = 0.0;
+            return (r, FeeRate::ZERO);
+        }
+    }
+    let rate = FeeRate::from_sat_per_kvb(r.rate.round() as i64).max(incremental);
+    (r, rate)
+}
 
 impl Mempool {
     /// Core's `GetMinFee()`: the current mempool minimum fee rate, decayed
     /// to `now` (this updates the decay state, as Core's does).
     pub fn min_fee(&mut self, now: i64) -> FeeRate {
-        let r = &mut self.rolling;
-        if !r.block_since_bump || r.rate == 0.0 {
-            return FeeRate::from_sat_per_kvb(r.rate.round() as i64);
-        }
-        if now > r.last_update + 10 {
-            let max = self.opts.max_size_bytes;
-            let usage = self.pool.usage();
-            let mut halflife = ROLLING_FEE_HALFLIFE;
-            if usage < max / 4 {
-                halflife /= 4.0;
-            } else if usage < max / 2 {
-                halflife /= 2.0;
-            }
-            r.rate /= 2f64.powf((now - r.last_update) as f64 / halflife);
-            r.last_update = now;
-            if r.rate < self.opts.incremental_relay_fee.sat_per_kvb() as f64 / 2.0 {
-                r.rate = 0.0;
-                return FeeRate::ZERO;
-            }
-        }
-        FeeRate::from_sat_per_kvb(r.rate.round() as i64).max(self.opts.incremental_relay_fee)
+        let (state, rate) = self.decayed(now);
+        self.rolling = state;
+        rate
     }
 
-    /// `getmempoolinfo.mempoolminfee`: the larger of the rolling minimum
-    /// and the min relay fee (as of the last update; see [`min_fee`]).
+    fn decayed(&self, now: i64) -> (RollingFee, FeeRate) {
+        decay(
+            self.rolling,
+            now,
+            self.pool.usage(),
+            self.opts.max_size_bytes,
+            self.opts.incremental_relay_fee,
+        )
+    }
+
+    /// `getmempoolinfo.mempoolminfee` at `now`: the larger of the rolling
+    /// minimum (decayed to `now` as [`min_fee`] would, without storing the
+    /// decay) and the min relay fee.
     ///
     /// [`min_fee`]: Mempool::min_fee
-    pub fn mempool_min_fee(&self) -> FeeRate {
-        let rolling = FeeRate::from_sat_per_kvb(self.rolling.rate.round() as i64);
-        let rolling = if self.rolling.block_since_bump && self.rolling.rate != 0.0 {
-            rolling.max(self.opts.incremental_relay_fee)
-        } else {
-            rolling
-        };
-        rolling.max(self.opts.min_relay_fee)
+    pub fn mempool_min_fee(&self, now: i64) -> FeeRate {
+        self.decayed(now).1.max(self.opts.min_relay_fee)
     }
 
     /// Core's `trackPackageRemoved`.
@@ -83,12 +100,7 @@ impl Mempool {
     /// Core's `Expire`: removes entries that entered before `cutoff`, with
     /// their descendants.
     pub fn expire(&mut self, cutoff: i64) -> Vec<Txid> {
-        let old: Vec<Txid> = self
-            .pool
-            .entries()
-            .filter(|e| e.time < cutoff)
-            .map(|e| e.txid)
-            .collect();
+        let old = self.pool.entered_before(cutoff);
         if old.is_empty() {
             return Vec::new();
         }

@@ -30,12 +30,23 @@
 //! `MINIMALDATA`, `NULLFAIL`, `CLEANSTACK`, `DISCOURAGE_*`,
 //! `WITNESS_PUBKEYTYPE`, `CONST_SCRIPTCODE`, ...) cannot be evaluated by
 //! the library, so a spend that only breaks one of them is accepted here
-//! where Core answers `non-mandatory-script-verify-flag (...)`.
+//! where Core answers `non-mandatory-script-verify-flag (...)`. The text
+//! inside `mandatory-script-verify-flag-failed (...)` is reconstructed for
+//! single-key spends (see `script_error`), since the library does not
+//! report why a script failed.
+//!
+//! Not implemented: `prioritisetransaction` (modified fee = base fee),
+//! `submitpackage` and package RBF (packages are only tested, as
+//! `testmempoolaccept` does), package-level TRUC checks, `mempool.dat`
+//! persistence, fee estimation. Memory usage is an estimate of Core's
+//! `DynamicMemoryUsage` (see [`Entry::usage`]), so `-maxmempool` trims at
+//! roughly, not exactly, Core's point.
 
 mod accept;
 /// The consensus input checks shared with block assembly.
 pub(crate) mod accept_rules {
     pub(crate) use super::accept::check_tx_inputs;
+    pub(crate) use super::script_error::describe_failure;
 }
 pub mod feerate;
 pub mod json;
@@ -138,8 +149,10 @@ pub struct AcceptOptions {
     /// Run every check but leave the pool unchanged (`testmempoolaccept`).
     pub test_only: bool,
     /// Reject with [`RejectKind::MaxFee`] when the fee exceeds this rate
-    /// for the transaction's virtual size (`sendrawtransaction`'s
-    /// `maxfeerate`, default 0.10 BTC/kvB; `None` or zero: no limit).
+    /// for the transaction's virtual size without sigop adjustment
+    /// (`sendrawtransaction`'s `maxfeerate`, default 0.10 BTC/kvB; `None`
+    /// or zero: no limit). `testmempoolaccept` applies its limit to the
+    /// sigop-adjusted size instead: see [`json::test_mempool_accept`].
     pub max_fee_rate: Option<FeeRate>,
     /// Current time in seconds since the epoch (entry time, expiry, the
     /// rolling minimum fee's decay).

@@ -10,6 +10,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
+use bitcoin::hashes::Hash;
 use bitcoin::{OutPoint, Transaction, Txid, Wtxid};
 
 use super::locks::LockPoints;
@@ -94,6 +95,8 @@ pub struct Pool {
     entries: HashMap<Txid, Entry>,
     by_wtxid: HashMap<Wtxid, Txid>,
     spenders: HashMap<OutPoint, Txid>,
+    /// Entry times, oldest first (for expiry).
+    by_time: BTreeSet<(i64, Txid)>,
     total_vsize: u64,
     total_fee: i64,
     usage: u64,
@@ -141,6 +144,14 @@ impl Pool {
         self.entries.values()
     }
 
+    /// Entries that entered before `cutoff`.
+    pub fn entered_before(&self, cutoff: i64) -> Vec<Txid> {
+        self.by_time
+            .range(..(cutoff, Txid::all_zeros()))
+            .map(|(_, t)| *t)
+            .collect()
+    }
+
     /// The next entry sequence number.
     pub fn take_sequence(&mut self) -> u64 {
         self.next_sequence += 1;
@@ -176,6 +187,7 @@ impl Pool {
             }
         }
         self.by_wtxid.insert(entry.wtxid, txid);
+        self.by_time.insert((entry.time, txid));
         self.total_vsize += entry.vsize;
         self.total_fee += entry.fee;
         self.usage += entry.usage();
@@ -214,6 +226,7 @@ impl Pool {
                 }
             }
             self.by_wtxid.remove(&entry.wtxid);
+            self.by_time.remove(&(entry.time, *txid));
             self.total_vsize -= entry.vsize;
             self.total_fee -= entry.fee;
             self.usage -= entry.usage();

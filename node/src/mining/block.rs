@@ -16,7 +16,7 @@ use btc_core::script::{check_transaction, SpentOutputs, VerifyFlags};
 
 use super::select::select;
 use super::{MiningError, TemplateContext, MAX_BLOCK_SIGOPS_COST};
-use crate::mempool::accept_rules::check_tx_inputs;
+use crate::mempool::accept_rules::{check_tx_inputs, describe_failure};
 use crate::mempool::locks::{self, is_final_tx};
 use crate::mempool::script::sigop_count;
 use crate::mempool::{ChainView, Coin, Mempool};
@@ -230,7 +230,7 @@ fn check_block_txs(
             if lp.height >= i64::from(ctx.height) || lp.time >= ctx.prev_mtp {
                 return Err(block_invalid(
                     "bad-txns-nonfinal",
-                    "contains a non-BIP68-final transaction".into(),
+                    format!("contains a non-BIP68-final transaction {txid}"),
                 ));
             }
             sigops += crate::mempool::policy::sigop_cost(tx, &coins);
@@ -259,26 +259,29 @@ fn check_block_txs(
     Ok(())
 }
 
+/// Core's `CheckInputScripts` in `ConnectBlock`: the reason carries the
+/// script error, the debug text is empty.
 fn verify_scripts(tx: &Transaction, coins: &[Coin]) -> Result<(), MiningError> {
     let bytes = bitcoin::consensus::serialize(tx);
     let spent: Vec<(Amount, &[u8])> = coins
         .iter()
         .map(|c| (Amount::from_sat(c.amount), c.script.as_slice()))
         .collect();
-    let fail = |input: usize| {
+    let fail = |text: &str| {
         block_invalid(
-            "mandatory-script-verify-flag-failed",
-            format!(
-                "input {input} of transaction {} failed script verification",
-                tx.compute_txid()
-            ),
+            &format!("mandatory-script-verify-flag-failed ({text})"),
+            String::new(),
         )
     };
-    let outputs = SpentOutputs::new(&spent).map_err(|_| fail(0))?;
-    for i in 0..tx.input.len() {
-        outputs
-            .verify(&bytes, i, VerifyFlags::ALL)
-            .map_err(|_| fail(i))?;
+    let outputs = SpentOutputs::new(&spent).map_err(|_| fail("unknown error"))?;
+    for (i, (input, coin)) in tx.input.iter().zip(coins).enumerate() {
+        if let Err(e) = outputs.verify(&bytes, i, VerifyFlags::ALL) {
+            return Err(if e.is_script_failure() {
+                fail(describe_failure(input, &coin.script))
+            } else {
+                fail("unknown error")
+            });
+        }
     }
     Ok(())
 }

@@ -99,7 +99,11 @@ pub fn script_for_descriptor(desc: &str, network: Network) -> Result<ScriptBuf, 
         }
         "combo" => {
             let pk = miniscript_script(&format!("pk({inner})"))?;
-            let key = &pk.as_bytes()[1..pk.len().saturating_sub(1)];
+            // `<push key> OP_CHECKSIG`.
+            let key = pk
+                .as_bytes()
+                .get(1..pk.len().saturating_sub(1))
+                .unwrap_or(&[]);
             let key = bitcoin::PublicKey::from_slice(key)
                 .map_err(|e| err(format!("key '{inner}' is not valid: {e}")))?;
             return Ok(if key.compressed {
