@@ -1740,3 +1740,30 @@ mod fuzz {
         }
     }
 }
+
+/// decodescript's argument: "" is the empty script, bad hex is Core's -8.
+#[test]
+fn decodescript_argument() {
+    let empty = decode_script_hex(&json!(""), Network::Regtest).unwrap();
+    assert_eq!(empty["asm"], json!(""));
+    assert_eq!(empty["type"], json!("nonstandard"));
+    assert!(empty["desc"].as_str().unwrap().starts_with("raw()#"));
+    assert_eq!(
+        decode_script_hex(&json!("6a02ee"), Network::Regtest).unwrap(),
+        decode_script(&script("6a02ee"), Network::Regtest)
+    );
+    assert_eq!(
+        decode_script_hex(&json!("0g"), Network::Regtest).unwrap_err(),
+        err(-8, "argument must be hexadecimal string (not '0g')")
+    );
+    assert_eq!(
+        decode_script_hex(&json!("abc"), Network::Regtest).unwrap_err(),
+        err(-8, "argument must be hexadecimal string (not 'abc')")
+    );
+    assert_eq!(
+        decode_script_hex(&json!(null), Network::Regtest)
+            .unwrap_err()
+            .code,
+        -3
+    );
+}

@@ -18,7 +18,7 @@
 //!   [`parse_hash_v`], [`parse_hex_v`], [`decode_hex_tx`], [`decode_hex_block`]).
 //! - [`script`]: `asm`, output types, addresses, inferred descriptors
 //!   ([`script_to_asm`], [`script_type`], [`script_pubkey_to_json`],
-//!   [`decode_script`]).
+//!   [`decode_script`], [`decode_script_hex`]).
 //! - [`tx`]: Core's `TxToUniv` ([`tx_to_json`]).
 //! - [`block`]: difficulty, `getblockheader` and `getblock` objects.
 //! - [`stats`]: `getblockstats` ([`block_stats`]).
@@ -44,7 +44,8 @@ pub use params::{
     RPC_TYPE_ERROR,
 };
 pub use script::{
-    decode_script, script_pubkey_to_json, script_to_asm, script_type, solve, Solution, TxoutType,
+    decode_script, decode_script_hex, script_pubkey_to_json, script_to_asm, script_type, solve,
+    Solution, TxoutType,
 };
 pub use stats::{block_stats, percentiles_by_weight, truncated_median, BlockStatsInput};
 pub use tx::{tx_to_json, SpentOutput, TxJsonOptions};

@@ -8,6 +8,7 @@ use bitcoin::{Address, Network, Script, ScriptHash, WPubkeyHash, WScriptHash};
 use serde_json::{Map, Value};
 
 use super::descriptor;
+use super::params::{get_str, parse_hex_v, ParamError};
 
 const OP_0: u8 = 0x00;
 const OP_PUSHDATA1: u8 = 0x4c;
@@ -644,6 +645,22 @@ pub fn decode_script(script: &Script, network: Network) -> Value {
     segwit_json.insert("p2sh-segwit".into(), p2sh_segwit.to_string().into());
     out.insert("segwit".into(), Value::Object(segwit_json));
     Value::Object(out)
+}
+
+/// The `decodescript` RPC on its hex argument: like Core, an empty string is
+/// the empty script, anything else goes through `ParseHexV` (-8, "argument
+/// must be hexadecimal string (not 'X')"); a non-string is UniValue's type
+/// error (-3).
+pub fn decode_script_hex(value: &Value, network: Network) -> Result<Value, ParamError> {
+    let bytes = if get_str(value)?.is_empty() {
+        Vec::new()
+    } else {
+        parse_hex_v(value, "argument")?
+    };
+    Ok(decode_script(
+        &bitcoin::ScriptBuf::from_bytes(bytes),
+        network,
+    ))
 }
 
 /// Core's `CPubKey::IsValidNonHybrid`: a 33-byte key starting 02/03 or a
