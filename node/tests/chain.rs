@@ -124,7 +124,7 @@ impl Keys {
                         .unwrap();
                     let tweaked = self.kp.tap_tweak(&self.secp, None);
                     let msg = Message::from_digest(h.to_byte_array());
-                    let sig = self.secp.sign_schnorr_no_aux_rand(&msg, &tweaked.to_inner());
+                    let sig = self.secp.sign_schnorr_no_aux_rand(&msg, &tweaked.to_keypair());
                     let mut w = Witness::new();
                     w.push(sig.as_ref());
                     (ScriptBuf::new(), w)
@@ -334,8 +334,9 @@ fn reorgs_invalidate_and_reconsider() {
     assert_eq!(node.lock().chain.tip(), prev, "the old branch, now longest, is active again");
 
     // Invalid blocks are refused with Core's reasons.
-    let mut bad = block_at(&node, node.lock().chain.height());
-    bad.header.prev_blockhash = node.lock().chain.hash_at(node.lock().chain.height()).unwrap();
+    let height = node.lock().chain.height();
+    let mut bad = block_at(&node, height);
+    bad.header.prev_blockhash = node.lock().chain.hash_at(height).unwrap();
     bad.txdata[0].output[0].value = Amount::from_sat(100 * 100_000_000);
     bad.header.merkle_root = bad.compute_merkle_root().unwrap();
     bad.header.time += 1;

@@ -17,7 +17,9 @@ pub(super) fn methods() -> Vec<Method> {
 }
 
 fn getmempoolinfo(node: &Node, _: &Params, _: &Method) -> Result<Value, RpcError> {
-    Ok(crate::mempool::json::mempool_info(&node.lock().mempool, true))
+    let st = node.lock();
+    let now = st.chain.now();
+    Ok(crate::mempool::json::mempool_info(&st.mempool, true, now))
 }
 
 fn getrawmempool(node: &Node, p: &Params, _: &Method) -> Result<Value, RpcError> {
