@@ -79,6 +79,24 @@ pub fn script_threads(par: i64) -> usize {
     n.clamp(1, 15) as usize
 }
 
+/// Core's data directory lock: `<net_dir>/.lock`, held (flock) while the
+/// process runs.
+fn lock_data_dir(net_dir: &std::path::Path) -> anyhow::Result<nix::fcntl::Flock<std::fs::File>> {
+    let path = net_dir.join(".lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock).map_err(|(_, e)| {
+        anyhow::anyhow!(
+            "Cannot obtain a lock on data directory {}. bitcoin-node is probably already running. ({e})",
+            net_dir.display()
+        )
+    })
+}
+
 /// Runs `bitcoin-node` with `args` (without the program name) until it is
 /// stopped by RPC or a signal.
 pub fn run(args: Vec<String>) -> anyhow::Result<()> {
@@ -92,6 +110,9 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
         return Ok(());
     }
     let net_dir = cfg.net_dir()?;
+    // Before anything in the directory is touched: a second node on it
+    // (with -reindex it would wipe the first one's chainstate) stops here.
+    let _lock = lock_data_dir(&net_dir)?;
     crate::logging::init(
         &net_dir.join("debug.log"),
         cfg.get_bool("printtoconsole", false),
