@@ -604,12 +604,30 @@ fn start_writes_cookie_and_log_and_stop_or_sigterm_exit_cleanly() {
         "debug.log names the RPC port:\n{log}"
     );
     n.mine(5, OTHER_ADDR);
+
+    // A second node on the same datadir (even with -reindex) refuses to
+    // start, as Core does, and leaves the first one alone.
+    let mut second = spawn_node(
+        d.path(),
+        &regtest_args(d.path(), free_port(), &["-reindex"]),
+    );
+    let st = wait_child(&mut second, 60);
+    let err = fs::read_to_string(d.path().join("node.stderr")).unwrap();
+    assert!(!st.success(), "a second node started on the same datadir");
+    assert!(
+        err.contains("lock") && err.contains("already running"),
+        "{err}"
+    );
+    assert_eq!(fs::read_to_string(&cookie).unwrap(), content);
+    assert_eq!(n.height(), 5);
+    n.mine(1, OTHER_ADDR);
+    assert_eq!(n.rpc("verifychain", json!([4, 0])), true);
     n.stop();
     assert!(!cookie.exists(), "the cookie is removed at shutdown");
 
     // SIGTERM: the same orderly stop; the chain was kept.
     let mut n = Node::start(d.path(), &[]);
-    assert_eq!(n.height(), 5);
+    assert_eq!(n.height(), 6);
     let content2 = fs::read_to_string(&cookie).unwrap();
     assert_ne!(content, content2, "a new cookie each start");
     n.signal(libc::SIGTERM);
