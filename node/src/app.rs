@@ -101,6 +101,12 @@ fn lock_data_dir(net_dir: &std::path::Path) -> anyhow::Result<nix::fcntl::Flock<
 /// stopped by RPC or a signal.
 pub fn run(args: Vec<String>) -> anyhow::Result<()> {
     let signals = crate::signals::block_termination()?;
+    // SIGHUP reopens debug.log (as Core, for logrotate) instead of ending
+    // the process: blocked here, before any thread starts, and waited for
+    // by a thread once the log is open.
+    let mut hup = nix::sys::signal::SigSet::empty();
+    hup.add(nix::sys::signal::Signal::SIGHUP);
+    hup.thread_block()?;
     let cfg = Config::parse(args, KNOWN_OPTIONS)?;
     if cfg.is_set("help") {
         println!(
@@ -113,11 +119,16 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
     // Before anything in the directory is touched: a second node on it
     // (with -reindex it would wipe the first one's chainstate) stops here.
     let _lock = lock_data_dir(&net_dir)?;
-    crate::logging::init(
-        &net_dir.join("debug.log"),
-        cfg.get_bool("printtoconsole", false),
-    )
-    .with_context(|| format!("cannot open {}", net_dir.join("debug.log").display()))?;
+    let log_path = net_dir.join("debug.log");
+    let console = cfg.get_bool("printtoconsole", false);
+    crate::logging::init(&log_path, console)
+        .with_context(|| format!("cannot open {}", log_path.display()))?;
+    std::thread::spawn(move || {
+        while hup.wait().is_ok() {
+            // A failure leaves the old file in use.
+            let _ = crate::logging::init(&log_path, console);
+        }
+    });
     log_line!(
         "bitcoin-node version {} starting",
         env!("CARGO_PKG_VERSION")
