@@ -637,11 +637,26 @@ fn start_writes_cookie_and_log_and_stop_or_sigterm_exit_cleanly() {
     let log = fs::read_to_string(n.debug_log()).unwrap();
     assert_eq!(log.matches("Shutdown: done").count(), 2, "{log}");
 
-    // SIGINT (Ctrl-C) too.
+    // SIGHUP reopens debug.log (logrotate), as in Core; SIGINT (Ctrl-C)
+    // stops like SIGTERM.
     let mut n = Node::start(d.path(), &[]);
+    let rotated = d.path().join("regtest/debug.log.1");
+    fs::rename(n.debug_log(), &rotated).unwrap();
+    n.signal(libc::SIGHUP);
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(n.running(), "SIGHUP ended the node\n{}", n.diagnostics());
+    assert_eq!(n.height(), 6);
     n.signal(libc::SIGINT);
     assert!(n.wait_exit(60).success());
     assert!(!cookie.exists());
+    let log = fs::read_to_string(n.debug_log()).unwrap_or_default();
+    assert!(
+        log.contains("Shutdown: done"),
+        "no new debug.log after SIGHUP: {log}"
+    );
+    assert!(log.contains("Received a termination signal"), "{log}");
+    let old = fs::read_to_string(&rotated).unwrap();
+    assert_eq!(old.matches("Shutdown: done").count(), 2, "{old}");
 }
 
 // ---------------------------------------------------------------------------
