@@ -1798,3 +1798,187 @@ fn python_bitcoinlib_client_works_against_the_node() {
     assert_eq!(s["mempool"], json!([]));
     assert_eq!(s["conf_count"], 8, "btc_conf_file with the cookie");
 }
+
+// ---------------------------------------------------------------------------
+// 9. Every method with odd arguments: answered, never a crash or an
+// internal error (which is what a panic in a handler becomes)
+
+#[test]
+fn every_method_with_odd_arguments_is_answered_without_internal_errors() {
+    let d = tempdir();
+    let mut n = Node::start(d.path(), &[]);
+    let k = key(0x44);
+    n.mine(3, &k.addr.to_string());
+    let help = n.rpc("help", json!([]));
+    let methods: Vec<String> = help
+        .as_str()
+        .unwrap()
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with("=="))
+        .map(|l| l.split_whitespace().next().unwrap().to_string())
+        .filter(|m| m != "stop")
+        .collect();
+    assert!(methods.len() >= 30, "{methods:?}");
+    let tip = n
+        .rpc("getbestblockhash", json!([]))
+        .as_str()
+        .unwrap()
+        .to_string();
+    let big = "1".repeat(40);
+    let raw_args = [
+        "[]".to_string(),
+        "[null]".into(),
+        "[-1]".into(),
+        "[0]".into(),
+        "[1.5]".into(),
+        "[2147483648]".into(),
+        "[9223372036854775807]".into(),
+        "[-9223372036854775808]".into(),
+        "[18446744073709551616]".into(),
+        format!("[{big}]"),
+        "[1e400]".into(),
+        "[-0]".into(),
+        "[\"\"]".into(),
+        "[\"x\"]".into(),
+        format!("[\"{}\"]", "00".repeat(32)),
+        format!("[\"{tip}\"]"),
+        format!("[\"{tip}\", -1]"),
+        format!("[\"{tip}\", 9223372036854775807]"),
+        format!("[\"{tip}\", \"x\"]"),
+        format!("[\"{tip}\", 1, 2]"),
+        "[true]".into(),
+        "[[]]".into(),
+        "[[\"zz\"]]".into(),
+        "[{}]".into(),
+        "[\"x\", \"y\"]".into(),
+        "[1, \"x\"]".into(),
+        "[-1, \"x\", -1]".into(),
+        "[0, true]".into(),
+        format!("[\"{}\", 9223372036854775807]", "ff".repeat(32)),
+        "{}".into(),
+        "{\"nosuch\": 1}".into(),
+        "\"notarray\"".into(),
+    ];
+    let mut answered = 0;
+    for m in &methods {
+        for a in &raw_args {
+            let body = format!(r#"{{"jsonrpc":"1.0","id":1,"method":"{m}","params":{a}}}"#);
+            let r = post(n.port, Some(&n.auth), &body)
+                .unwrap_or_else(|e| panic!("{m} {a}: no answer ({e})\n{}", n.diagnostics()));
+            let v: Value = serde_json::from_str(&r.body)
+                .unwrap_or_else(|_| panic!("{m} {a}: not JSON: {r:?}"));
+            assert_ne!(v["error"]["code"], -32603, "{m} {a}: internal error {v}");
+            answered += 1;
+        }
+        assert!(n.running(), "the node died in {m}\n{}", n.diagnostics());
+    }
+    assert_eq!(answered, methods.len() * raw_args.len());
+    // Whatever the calls did (setmocktime, invalidateblock of the tip...),
+    // the node still works.
+    n.rpc("setmocktime", json!([0]));
+    n.rpc("reconsiderblock", json!([tip]));
+    assert!(n.height() >= 3);
+    n.mine(1, OTHER_ADDR);
+    assert_eq!(n.rpc("verifychain", json!([4, 0])), true);
+    n.stop();
+}
+
+// ---------------------------------------------------------------------------
+// 10. Many clients at once, keep-alive and pipelined requests
+
+/// Reads one HTTP reply (with Content-Length) from a kept-alive stream.
+fn read_one_reply(s: &mut TcpStream, buf: &mut Vec<u8>) -> HttpReply {
+    let mut tmp = [0u8; 8192];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_string();
+            let len: usize = head
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse().ok())?
+                })
+                .expect("a Content-Length");
+            if buf.len() >= end + 4 + len {
+                let r = parse_reply(&buf[..end + 4 + len]).unwrap();
+                buf.drain(..end + 4 + len);
+                return r;
+            }
+        }
+        let k = s.read(&mut tmp).expect("read a reply");
+        assert!(k > 0, "connection closed mid-reply");
+        buf.extend_from_slice(&tmp[..k]);
+    }
+}
+
+#[test]
+fn concurrent_clients_keep_alive_and_pipelining() {
+    let d = tempdir();
+    let mut n = Node::start(d.path(), &[]);
+    n.mine(1, OTHER_ADDR);
+    let (port, auth) = (n.port, n.auth.clone());
+    let miner = {
+        let auth = auth.clone();
+        std::thread::spawn(move || {
+            for _ in 0..100 {
+                rpc_call(port, &auth, "generatetoaddress", &json!([1, OTHER_ADDR])).unwrap();
+            }
+        })
+    };
+    let readers: Vec<_> = (0..6)
+        .map(|_| {
+            let auth = auth.clone();
+            std::thread::spawn(move || {
+                let mut last = 0;
+                for _ in 0..60 {
+                    let h = rpc_call(port, &auth, "getblockcount", &json!([]))
+                        .unwrap()
+                        .as_u64()
+                        .unwrap();
+                    assert!(h >= last, "the height went back from {last} to {h}");
+                    last = h;
+                    let best = rpc_call(port, &auth, "getbestblockhash", &json!([])).unwrap();
+                    let b = rpc_call(port, &auth, "getblockheader", &json!([best])).unwrap();
+                    assert!(b["height"].as_u64().unwrap() >= h);
+                }
+            })
+        })
+        .collect();
+    miner.join().unwrap();
+    for r in readers {
+        r.join().unwrap();
+    }
+    assert_eq!(n.height(), 101);
+
+    // One kept-alive connection: many requests, one at a time, then three
+    // written at once (pipelined): answers in order.
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let req = |id: u32| {
+        let body = format!(r#"{{"method":"getblockhash","params":[{id}],"id":{id}}}"#);
+        format!(
+            "POST / HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {}\r\nContent-Length: {}\r\n\r\n{body}",
+            base64(auth.as_bytes()),
+            body.len()
+        )
+    };
+    let mut buf = Vec::new();
+    for id in 0..50 {
+        s.write_all(req(id).as_bytes()).unwrap();
+        let r = read_one_reply(&mut s, &mut buf);
+        assert_eq!(r.status, 200);
+        let v: Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(v["id"], id);
+        assert!(is_hex64(&v["result"]));
+    }
+    s.write_all((req(1) + &req(2) + &req(3)).as_bytes())
+        .unwrap();
+    for id in 1..=3 {
+        let r = read_one_reply(&mut s, &mut buf);
+        let v: Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(v["id"], id, "pipelined answers in order");
+    }
+    drop(s);
+    n.stop();
+}
