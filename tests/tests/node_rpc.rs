@@ -1293,6 +1293,19 @@ fn chain_mempool_and_transactions_through_rpc() {
     assert_eq!(v["blockhash"], bh);
     assert_eq!(v["in_active_chain"], true);
     assert_eq!(v["confirmations"], 1);
+    // Verbosity 2 (Core 25+): the fee and each input's prevout, from the
+    // undo data; getblock's verbosity 3 the same.
+    let v2 = n.rpc("getrawtransaction", json!([txid, 2, bh]));
+    assert_eq!(btc(&v2["fee"]), 0.0001, "{v2:#}");
+    let prevout = &v2["vin"][0]["prevout"];
+    assert_eq!(btc(&prevout["value"]), 50.0, "{v2:#}");
+    assert_eq!(prevout["generated"], true);
+    assert_eq!(prevout["height"], 1);
+    assert_eq!(prevout["scriptPubKey"]["address"], a);
+    let b3 = n.rpc("getblock", json!([bh, 3]));
+    assert_eq!(b3["tx"][1]["vin"][0]["prevout"], *prevout);
+    assert_eq!(b3["tx"][1]["fee"], v2["fee"]);
+    // In the mempool there is no undo data: as verbosity 1 (Core).
     let m = n.rpc_err("getrawtransaction", json!([txid]), -5);
     assert!(m.contains("-txindex"), "{m}");
     n.rpc_err("getrawtransaction", json!([txid, 0, hashes[5]]), -5);
@@ -1328,6 +1341,10 @@ fn chain_mempool_and_transactions_through_rpc() {
     let v = n.rpc("getrawtransaction", json!([txid, true]));
     assert_eq!(v["blockhash"], bh);
     assert_eq!(v["confirmations"], 5);
+    assert_eq!(
+        btc(&n.rpc("getrawtransaction", json!([txid, 2]))["fee"]),
+        0.0001
+    );
     assert_eq!(
         n.rpc("getrawtransaction", json!([cb_txid.to_string()])),
         serialize_hex(&block.txdata[0])
