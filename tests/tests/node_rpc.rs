@@ -501,6 +501,10 @@ fn spend(key: &Key, prev: OutPoint, value: Amount, to: &ScriptBuf, fee: Amount) 
     tx
 }
 
+fn spk2(k: &Key) -> ScriptBuf {
+    k.addr.script_pubkey()
+}
+
 /// BIP 380's descriptor checksum, appended after `#`.
 fn with_checksum(desc: &str) -> String {
     const INPUT: &str = "0123456789()[],'/*abcdefgh@:$%{}IJKLMNOPQRSTUVWXYZ&+-.;<=>?!^_|~ijklmnopqrstuvwxyzABCDEFGH`#\"\\ ";
@@ -1184,6 +1188,43 @@ fn chain_mempool_and_transactions_through_rpc() {
         "testmempoolaccept adds nothing"
     );
 
+    // What the mempool refuses, with Core's codes and reasons.
+    let cb_of = |height: u64| -> (OutPoint, Amount) {
+        let h = n.rpc("getblockhash", json!([height]));
+        let cb = n.rpc("getblock", json!([h, 2]))["tx"][0].clone();
+        let vout = vout_paying(&cb, &a);
+        (
+            OutPoint::new(cb["txid"].as_str().unwrap().parse().unwrap(), vout),
+            Amount::from_btc(btc(&cb["vout"][vout as usize]["value"])).unwrap(),
+        )
+    };
+    let reject = |t: &Transaction| {
+        let r = n.rpc("testmempoolaccept", json!([[serialize_hex(t)]]));
+        assert_eq!(r[0]["allowed"], false, "{r}");
+        r[0]["reject-reason"].as_str().unwrap().to_string()
+    };
+    let (op3, v3) = cb_of(3);
+    let young = spend(&k, op3, v3, &spk2(&k2), fee);
+    assert_eq!(reject(&young), "bad-txns-premature-spend-of-coinbase");
+    let m = n.rpc_err("sendrawtransaction", json!([serialize_hex(&young)]), -26);
+    assert!(m.starts_with("bad-txns-premature-spend-of-coinbase"), "{m}");
+    let (op2, v2) = cb_of(2);
+    let forged = spend(&k2, op2, v2, &spk2(&k2), fee); // signed by the wrong key
+    let mut forged_tx = spend(&k, op2, v2, &spk2(&k2), fee);
+    forged_tx.input[0].witness = forged.input[0].witness.clone();
+    let r = reject(&forged_tx);
+    assert!(r.starts_with("mandatory-script-verify-flag-failed"), "{r}");
+    let greedy = spend(&k, op2, v2, &spk2(&k2), Amount::from_btc(10.0).unwrap());
+    assert_eq!(reject(&greedy), "max-fee-exceeded");
+    let m = n.rpc_err("sendrawtransaction", json!([serialize_hex(&greedy)]), -25);
+    assert!(
+        m.starts_with("Fee exceeds maximum configured by user"),
+        "{m}"
+    );
+    // ... which maxfeerate 0 (no limit) lets through.
+    let g = n.rpc("testmempoolaccept", json!([[serialize_hex(&greedy)], 0]));
+    assert_eq!(g[0]["allowed"], true, "{g}");
+
     assert_eq!(n.rpc("sendrawtransaction", json!([txhex])), txid);
     assert_eq!(
         n.rpc("sendrawtransaction", json!([txhex])),
@@ -1191,6 +1232,10 @@ fn chain_mempool_and_transactions_through_rpc() {
         "again: same answer"
     );
     assert_eq!(n.rpc("getrawmempool", json!([])), json!([txid]));
+    // A conflicting spend paying no more: refused (replacement rules).
+    let rival = spend(&k, OutPoint::new(cb_txid, cb_vout), value, &spk2(&k), fee);
+    let m = n.rpc_err("sendrawtransaction", json!([serialize_hex(&rival)]), -26);
+    assert!(m.starts_with("insufficient fee"), "{m}");
     let verbose = n.rpc("getrawmempool", json!([true]));
     let e = &verbose[&txid];
     has_keys(
@@ -1334,6 +1379,14 @@ fn chain_mempool_and_transactions_through_rpc() {
     assert_eq!(n.height(), 105);
     assert_eq!(n.rpc("submitblock", json!([gb["hex"]])), Value::Null);
     assert_eq!(n.height(), 106);
+    // The block with the spend leaves the chain: the spend is back in the
+    // mempool; back in the chain: gone from it again.
+    n.rpc("invalidateblock", json!([bh]));
+    assert_eq!(n.height(), 101);
+    assert_eq!(n.rpc("getrawmempool", json!([])), json!([txid]));
+    n.rpc("reconsiderblock", json!([bh]));
+    assert_eq!(n.height(), 106);
+    assert_eq!(n.rpc("getrawmempool", json!([])), json!([]));
     n.stop();
 
     // -txindex on the same datadir finds the transaction without a block hash.
