@@ -119,7 +119,16 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
     // Before anything in the directory is touched: a second node on it
     // (with -reindex it would wipe the first one's chainstate) stops here.
     let _lock = lock_data_dir(&net_dir)?;
-    let log_path = net_dir.join("debug.log");
+    // -debuglogfile: relative to the chain's directory (Core);
+    // -nodebuglogfile: none (the console, with -printtoconsole, only).
+    let log_path = if cfg.is_negated("debuglogfile") {
+        std::path::PathBuf::from("/dev/null")
+    } else {
+        let rel = cfg
+            .get_path("debuglogfile")
+            .unwrap_or_else(|| "debug.log".into());
+        cfg.abs_path(&rel, true)
+    };
     let console = cfg.get_bool("printtoconsole", false);
     crate::logging::init(&log_path, console)
         .with_context(|| format!("cannot open {}", log_path.display()))?;
