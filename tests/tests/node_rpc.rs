@@ -237,6 +237,8 @@ struct Node {
     port: u16,
     /// `user:password` (the cookie's content in cookie mode).
     auth: String,
+    /// Where the cookie is expected.
+    cookie: PathBuf,
 }
 
 fn regtest_args(dir: &Path, port: u16, extra: &[&str]) -> Vec<String> {
@@ -279,6 +281,7 @@ impl Node {
                 dir: dir.to_path_buf(),
                 port,
                 auth: String::new(),
+                cookie: dir.join("regtest/.cookie"),
             };
             match n.try_ready(true) {
                 Ok(()) => return n,
@@ -298,13 +301,14 @@ impl Node {
             dir: dir.to_path_buf(),
             port,
             auth: userpass.unwrap_or_default().to_string(),
+            cookie: dir.join("regtest/.cookie"),
         };
         n.wait_ready(userpass.is_none());
         n
     }
 
     fn cookie_path(&self) -> PathBuf {
-        self.dir.join("regtest/.cookie")
+        self.cookie.clone()
     }
 
     fn debug_log(&self) -> PathBuf {
@@ -661,6 +665,56 @@ fn start_writes_cookie_and_log_and_stop_or_sigterm_exit_cleanly() {
     assert!(log.contains("Received a termination signal"), "{log}");
     let old = fs::read_to_string(&rotated).unwrap();
     assert_eq!(old.matches("Shutdown: done").count(), 2, "{old}");
+}
+
+#[test]
+fn log_file_console_and_cookie_file_options() {
+    use std::os::unix::fs::PermissionsExt;
+    // -debuglogfile (relative: in the chain's directory), -printtoconsole,
+    // -rpccookiefile (relative: in the chain's directory).
+    let d = tempdir();
+    let port = free_port();
+    let args = regtest_args(
+        d.path(),
+        port,
+        &[
+            "-debuglogfile=custom.log",
+            "-printtoconsole",
+            "-rpccookiefile=my.cookie",
+        ],
+    );
+    let mut n = Node {
+        child: spawn_node(d.path(), &args),
+        dir: d.path().to_path_buf(),
+        port,
+        auth: String::new(),
+        cookie: d.path().join("regtest/my.cookie"),
+    };
+    n.wait_ready(true);
+    let mode = fs::metadata(&n.cookie).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    assert!(!d.path().join("regtest/.cookie").exists());
+    n.stop();
+    assert!(!n.cookie.exists(), "the -rpccookiefile cookie is removed");
+    let log = fs::read_to_string(d.path().join("regtest/custom.log"))
+        .expect("-debuglogfile=custom.log is written in the chain's directory");
+    assert!(log.contains("Shutdown: done"), "{log}");
+    assert!(
+        !d.path().join("regtest/debug.log").exists(),
+        "debug.log written although -debuglogfile names another file"
+    );
+    let out = fs::read_to_string(d.path().join("node.stdout")).unwrap();
+    assert!(out.contains("Shutdown: done"), "-printtoconsole: {out}");
+
+    // -nodebuglogfile: no log file at all.
+    let d = tempdir();
+    let mut n = Node::start(d.path(), &["-nodebuglogfile"]);
+    n.stop();
+    let names: Vec<_> = fs::read_dir(d.path().join("regtest"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(!names.iter().any(|f| f.ends_with(".log")), "{names:?}");
 }
 
 // ---------------------------------------------------------------------------
