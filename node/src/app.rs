@@ -79,6 +79,47 @@ pub fn script_threads(par: i64) -> usize {
     n.clamp(1, 15) as usize
 }
 
+/// Core's `ParseMoney` for the fee-rate options: a decimal amount of BTC
+/// with at most 8 decimals, in satoshis.
+fn parse_btc(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    let digits = |x: &str| x.bytes().all(|b| b.is_ascii_digit());
+    if (int.is_empty() && frac.is_empty()) || frac.len() > 8 || !digits(int) || !digits(frac) {
+        return None;
+    }
+    let int: i64 = if int.is_empty() { 0 } else { int.parse().ok()? };
+    let frac: i64 = format!("{frac:0<8}").parse().ok()?;
+    int.checked_mul(100_000_000)?.checked_add(frac)
+}
+
+/// The mempool's policy options (Core's `ApplyArgsManOptions`).
+fn mempool_options(cfg: &Config) -> anyhow::Result<MempoolOptions> {
+    let mut o = MempoolOptions::default();
+    let max_mb = cfg.get_int("maxmempool", (o.max_size_bytes / 1_000_000) as i64)?;
+    // Core: at least the descendant size limit 40 times over, in MB.
+    let min_mb = (o.limits.descendant_size * 40).div_ceil(1_000_000) as i64;
+    if max_mb < min_mb {
+        bail!("-maxmempool must be at least {min_mb} MB");
+    }
+    o.max_size_bytes = max_mb as u64 * 1_000_000;
+    if let Some(v) = cfg.get("minrelaytxfee") {
+        let sat = parse_btc(v)
+            .ok_or_else(|| anyhow::anyhow!("Invalid amount for -minrelaytxfee=<amount>: '{v}'"))?;
+        o.min_relay_fee = crate::mempool::FeeRate::from_sat_per_kvb(sat);
+    }
+    o.permit_bare_multisig = cfg.get_bool("permitbaremultisig", o.permit_bare_multisig);
+    o.datacarrier = cfg.get_bool("datacarrier", o.datacarrier);
+    let size = cfg.get_int("datacarriersize", o.datacarrier_size as i64)?;
+    o.datacarrier_size = usize::try_from(size).unwrap_or(0);
+    o.full_rbf = cfg.get_bool("mempoolfullrbf", o.full_rbf);
+    o.require_standard = !cfg.get_bool("acceptnonstdtxn", !o.require_standard);
+    if !o.require_standard && cfg.chain() == bitcoin::Network::Bitcoin {
+        bail!("acceptnonstdtxn is not currently supported for main chain");
+    }
+    Ok(o)
+}
+
 /// Core's data directory lock: `<net_dir>/.lock`, held (flock) while the
 /// process runs.
 fn lock_data_dir(net_dir: &std::path::Path) -> anyhow::Result<nix::fcntl::Flock<std::fs::File>> {
@@ -169,7 +210,7 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
             txindex: cfg.get_bool("txindex", false),
             ..ChainstateOptions::default()
         },
-        mempool: MempoolOptions::default(),
+        mempool: mempool_options(&cfg)?,
     };
     let node = Node::open(opts).context("cannot open the chainstate")?;
     {
