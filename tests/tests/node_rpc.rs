@@ -478,7 +478,7 @@ fn key(seed: u8) -> Key {
 
 /// Spends a P2WPKH output of `key` worth `value` to `to`, less `fee`.
 fn spend(key: &Key, prev: OutPoint, value: Amount, to: &ScriptBuf, fee: Amount) -> Transaction {
-    let mut tx = Transaction {
+    let tx = Transaction {
         version: Version::TWO,
         lock_time: LockTime::ZERO,
         input: vec![TxIn {
@@ -492,17 +492,7 @@ fn spend(key: &Key, prev: OutPoint, value: Amount, to: &ScriptBuf, fee: Amount) 
             script_pubkey: to.clone(),
         }],
     };
-    let sighash = SighashCache::new(&tx)
-        .p2wpkh_signature_hash(0, &key.addr.script_pubkey(), value, EcdsaSighashType::All)
-        .unwrap();
-    let secp = Secp256k1::new();
-    let sig = secp.sign_ecdsa(&Message::from_digest(sighash.to_byte_array()), &key.sk);
-    let sig = bitcoin::ecdsa::Signature {
-        signature: sig,
-        sighash_type: EcdsaSighashType::All,
-    };
-    tx.input[0].witness = Witness::p2wpkh(&sig, &key.pk.0);
-    tx
+    sign(key, tx, value)
 }
 
 fn spk2(k: &Key) -> ScriptBuf {
@@ -2105,4 +2095,71 @@ fn concurrent_clients_keep_alive_and_pipelining() {
     }
     drop(s);
     n.stop();
+}
+
+// ---------------------------------------------------------------------------
+// 11. Mempool policy options
+
+#[test]
+fn mempool_policy_options_take_effect() {
+    let d = tempdir();
+    let mut n = Node::start(
+        d.path(),
+        &["-minrelaytxfee=0.0002", "-maxmempool=5", "-datacarrier=0"],
+    );
+    let mp = n.rpc("getmempoolinfo", json!([]));
+    assert_eq!(btc(&mp["minrelaytxfee"]), 0.0002, "{mp}");
+    assert_eq!(mp["maxmempool"], 5_000_000, "{mp}");
+    assert_eq!(btc(&n.rpc("getnetworkinfo", json!([]))["relayfee"]), 0.0002);
+    let k = key(0x55);
+    let hashes = n.mine(102, &k.addr.to_string());
+    let coin = |i: usize| {
+        let cb = n.rpc("getblock", json!([hashes[i], 2]))["tx"][0].clone();
+        let vout = vout_paying(&cb, &k.addr.to_string());
+        OutPoint::new(cb["txid"].as_str().unwrap().parse().unwrap(), vout)
+    };
+    let fifty = Amount::from_btc(50.0).unwrap();
+    // ~9 sat/vB: under -minrelaytxfee's 20 sat/vB.
+    let cheap = spend(&k, coin(0), fifty, &spk2(&k), Amount::from_sat(1000));
+    let r = n.rpc("testmempoolaccept", json!([[serialize_hex(&cheap)]]));
+    assert_eq!(r[0]["reject-reason"], "min relay fee not met", "{r}");
+    // An OP_RETURN output with -datacarrier=0: not standard.
+    let mut data = spend(&k, coin(1), fifty, &spk2(&k), Amount::from_sat(10_000));
+    data.output.push(TxOut {
+        value: Amount::ZERO,
+        script_pubkey: ScriptBuf::new_op_return([1u8; 4]),
+    });
+    let data = sign(&k, data, fifty);
+    let r = n.rpc("testmempoolaccept", json!([[serialize_hex(&data)]]));
+    assert_eq!(r[0]["reject-reason"], "scriptpubkey", "{r}");
+    n.stop();
+
+    // Bad values stop the node with Core's messages.
+    let p = free_port();
+    let args = |extra: &str| regtest_args(d.path(), p, &[extra]);
+    refuses_to_start(
+        d.path(),
+        &args("-maxmempool=4"),
+        "-maxmempool must be at least 5 MB",
+    );
+    refuses_to_start(
+        d.path(),
+        &args("-minrelaytxfee=abc"),
+        "Invalid amount for -minrelaytxfee",
+    );
+}
+
+/// Signs the one input, a P2WPKH output of `key` worth `value`.
+fn sign(key: &Key, mut tx: Transaction, value: Amount) -> Transaction {
+    let sighash = SighashCache::new(&tx)
+        .p2wpkh_signature_hash(0, &key.addr.script_pubkey(), value, EcdsaSighashType::All)
+        .unwrap();
+    let secp = Secp256k1::new();
+    let sig = secp.sign_ecdsa(&Message::from_digest(sighash.to_byte_array()), &key.sk);
+    let sig = bitcoin::ecdsa::Signature {
+        signature: sig,
+        sighash_type: EcdsaSighashType::All,
+    };
+    tx.input[0].witness = Witness::p2wpkh(&sig, &key.pk.0);
+    tx
 }
