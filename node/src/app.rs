@@ -15,14 +15,61 @@ use crate::params::ChainParams;
 
 /// Every option `bitcoin-node` knows (Core's names).
 pub const KNOWN_OPTIONS: &[&str] = &[
-    "datadir", "conf", "regtest", "testnet", "testnet4", "signet", "chain", "printtoconsole",
-    "debug", "debuglogfile", "rpcbind", "rpcport", "rpcallowip", "rpcuser", "rpcpassword",
-    "rpcauth", "rpcworkqueue", "rpcthreads", "rpcservertimeout", "rpccookiefile", "server",
-    "dbcache", "par", "assumevalid", "reindex", "txindex", "maxmempool", "minrelaytxfee",
-    "mempoolfullrbf", "datacarrier", "datacarriersize", "permitbaremultisig", "blockmaxweight",
-    "blockmintxfee", "disablewallet", "wallet", "walletdir", "ipcbind", "fallbackfee", "help",
-    "version", "daemon", "listen", "port", "bind", "connect", "addnode", "dnsseed", "fixedseeds",
-    "persistmempool", "prune", "deprecatedrpc", "acceptnonstdtxn", "ipcconnect", "ipcfd",
+    "datadir",
+    "conf",
+    "regtest",
+    "testnet",
+    "testnet4",
+    "signet",
+    "chain",
+    "printtoconsole",
+    "debug",
+    "debuglogfile",
+    "rpcbind",
+    "rpcport",
+    "rpcallowip",
+    "rpcuser",
+    "rpcpassword",
+    "rpcauth",
+    "rpcworkqueue",
+    "rpcthreads",
+    "rpcservertimeout",
+    "rpccookiefile",
+    "server",
+    "dbcache",
+    "par",
+    "assumevalid",
+    "reindex",
+    "txindex",
+    "maxmempool",
+    "minrelaytxfee",
+    "mempoolfullrbf",
+    "datacarrier",
+    "datacarriersize",
+    "permitbaremultisig",
+    "blockmaxweight",
+    "blockmintxfee",
+    "disablewallet",
+    "wallet",
+    "walletdir",
+    "ipcbind",
+    "fallbackfee",
+    "help",
+    "version",
+    "daemon",
+    "listen",
+    "port",
+    "bind",
+    "connect",
+    "addnode",
+    "dnsseed",
+    "fixedseeds",
+    "persistmempool",
+    "prune",
+    "deprecatedrpc",
+    "acceptnonstdtxn",
+    "ipcconnect",
+    "ipcfd",
 ];
 
 /// Core's `-par`: 0 = all cores, negative = leave that many free.
@@ -38,13 +85,22 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
     let signals = crate::signals::block_termination()?;
     let cfg = Config::parse(args, KNOWN_OPTIONS)?;
     if cfg.is_set("help") {
-        println!("Usage: bitcoin-node [options]\nOptions: -{}", KNOWN_OPTIONS.join(" -"));
+        println!(
+            "Usage: bitcoin-node [options]\nOptions: -{}",
+            KNOWN_OPTIONS.join(" -")
+        );
         return Ok(());
     }
     let net_dir = cfg.net_dir()?;
-    crate::logging::init(&net_dir.join("debug.log"), cfg.get_bool("printtoconsole", false))
-        .with_context(|| format!("cannot open {}", net_dir.join("debug.log").display()))?;
-    log_line!("bitcoin-node version {} starting", env!("CARGO_PKG_VERSION"));
+    crate::logging::init(
+        &net_dir.join("debug.log"),
+        cfg.get_bool("printtoconsole", false),
+    )
+    .with_context(|| format!("cannot open {}", net_dir.join("debug.log").display()))?;
+    log_line!(
+        "bitcoin-node version {} starting",
+        env!("CARGO_PKG_VERSION")
+    );
     for w in cfg.warnings() {
         log_line!("Warning: {w}");
     }

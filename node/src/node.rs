@@ -249,7 +249,9 @@ impl Node {
             subsidy: chain.params().block_subsidy(height),
             coinbase_script,
             max_weight: 3_996_000,
-            min_fee_rate: crate::mempool::FeeRate::from_sat_per_kvb(crate::mining::DEFAULT_BLOCK_MIN_TX_FEE),
+            min_fee_rate: crate::mempool::FeeRate::from_sat_per_kvb(
+                crate::mining::DEFAULT_BLOCK_MIN_TX_FEE,
+            ),
         }
     }
 

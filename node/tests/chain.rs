@@ -30,7 +30,13 @@ enum Kind {
     P2tr,
 }
 
-const KINDS: [Kind; 5] = [Kind::P2pkh, Kind::P2shP2wpkh, Kind::P2wpkh, Kind::P2wsh, Kind::P2tr];
+const KINDS: [Kind; 5] = [
+    Kind::P2pkh,
+    Kind::P2shP2wpkh,
+    Kind::P2wpkh,
+    Kind::P2wsh,
+    Kind::P2tr,
+];
 
 struct Keys {
     secp: Secp256k1<bitcoin::secp256k1::All>,
@@ -47,7 +53,13 @@ impl Keys {
         let pk = PublicKey::new(sk.public_key(&secp));
         let cpk = CompressedPublicKey(sk.public_key(&secp));
         let kp = Keypair::from_secret_key(&secp, &sk);
-        Keys { secp, sk, pk, cpk, kp }
+        Keys {
+            secp,
+            sk,
+            pk,
+            cpk,
+            kp,
+        }
     }
 
     fn wsh_script(&self) -> ScriptBuf {
@@ -80,11 +92,17 @@ impl Keys {
             let (script_sig, witness) = match kind {
                 Kind::P2pkh => {
                     let h = cache
-                        .legacy_signature_hash(i, &prev.script_pubkey, EcdsaSighashType::All.to_u32())
+                        .legacy_signature_hash(
+                            i,
+                            &prev.script_pubkey,
+                            EcdsaSighashType::All.to_u32(),
+                        )
                         .unwrap();
                     let sig = self.ecdsa(h.to_byte_array());
                     let ss = bitcoin::script::Builder::new()
-                        .push_slice(<&bitcoin::script::PushBytes>::try_from(sig.as_slice()).unwrap())
+                        .push_slice(
+                            <&bitcoin::script::PushBytes>::try_from(sig.as_slice()).unwrap(),
+                        )
                         .push_key(&self.pk)
                         .into_script();
                     (ss, Witness::new())
@@ -101,7 +119,9 @@ impl Keys {
                     let ss = if *kind == Kind::P2shP2wpkh {
                         let redeem = ScriptBuf::new_p2wpkh(&self.cpk.wpubkey_hash());
                         bitcoin::script::Builder::new()
-                            .push_slice(<&bitcoin::script::PushBytes>::try_from(redeem.as_bytes()).unwrap())
+                            .push_slice(
+                                <&bitcoin::script::PushBytes>::try_from(redeem.as_bytes()).unwrap(),
+                            )
                             .into_script()
                     } else {
                         ScriptBuf::new()
@@ -120,11 +140,17 @@ impl Keys {
                 }
                 Kind::P2tr => {
                     let h = cache
-                        .taproot_key_spend_signature_hash(i, &Prevouts::All(&outs), TapSighashType::Default)
+                        .taproot_key_spend_signature_hash(
+                            i,
+                            &Prevouts::All(&outs),
+                            TapSighashType::Default,
+                        )
                         .unwrap();
                     let tweaked = self.kp.tap_tweak(&self.secp, None);
                     let msg = Message::from_digest(h.to_byte_array());
-                    let sig = self.secp.sign_schnorr_no_aux_rand(&msg, &tweaked.to_keypair());
+                    let sig = self
+                        .secp
+                        .sign_schnorr_no_aux_rand(&msg, &tweaked.to_keypair());
                     let mut w = Witness::new();
                     w.push(sig.as_ref());
                     (ScriptBuf::new(), w)
@@ -136,7 +162,9 @@ impl Keys {
     }
 
     fn ecdsa(&self, digest: [u8; 32]) -> Vec<u8> {
-        let sig = self.secp.sign_ecdsa(&Message::from_digest(digest), &self.sk);
+        let sig = self
+            .secp
+            .sign_ecdsa(&Message::from_digest(digest), &self.sk);
         let mut v = sig.serialize_der().to_vec();
         v.push(EcdsaSighashType::All as u8);
         v
@@ -183,7 +211,13 @@ fn stats(node: &Node) -> (u32, String, u64, u64, [u8; 32]) {
     st.chain.flush().unwrap();
     let s = st.chain.utxo_stats().unwrap();
     let tip = st.chain.tree().get(st.chain.tip());
-    (tip.height, tip.hash.to_string(), s.txouts, s.total_amount, s.hash_serialized_3)
+    (
+        tip.height,
+        tip.hash.to_string(),
+        s.txouts,
+        s.total_amount,
+        s.hash_serialized_3,
+    )
 }
 
 /// One round: a mature coinbase pays the five kinds; the next block spends
@@ -305,7 +339,11 @@ fn reorgs_invalidate_and_reconsider() {
         assert!(!st.chain.is_active(idx));
     }
     // Extend the old branch past the new one via submitblock-style blocks.
-    let old_tip = node.lock().chain.lookup(&tip_before.1.parse().unwrap()).unwrap();
+    let old_tip = node
+        .lock()
+        .chain
+        .lookup(&tip_before.1.parse().unwrap())
+        .unwrap();
     let mut prev = old_tip;
     for _ in 0..3 {
         let block = {
@@ -331,7 +369,11 @@ fn reorgs_invalidate_and_reconsider() {
         node.submit_block(&serialize(&block)).unwrap();
         prev = node.lock().chain.lookup(&block.block_hash()).unwrap();
     }
-    assert_eq!(node.lock().chain.tip(), prev, "the old branch, now longest, is active again");
+    assert_eq!(
+        node.lock().chain.tip(),
+        prev,
+        "the old branch, now longest, is active again"
+    );
 
     // Invalid blocks are refused with Core's reasons.
     let height = node.lock().chain.height();

@@ -146,13 +146,17 @@ pub fn parse_hash<T: std::str::FromStr>(s: &str, name: &str) -> Result<T, RpcErr
             format!("{name} must be hexadecimal string (not '{s}')"),
         ));
     }
-    s.parse()
-        .map_err(|_| err(codes::RPC_INVALID_PARAMETER, format!("{name} is not a hash")))
+    s.parse().map_err(|_| {
+        err(
+            codes::RPC_INVALID_PARAMETER,
+            format!("{name} is not a hash"),
+        )
+    })
 }
 
 /// Core's `IsHex` + decode.
 pub fn parse_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !s.len().is_multiple_of(2) || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     (0..s.len())
@@ -171,9 +175,13 @@ mod tests {
         let p = Params::new(&json!({"b": 2}), &["a", "b"], "usage").unwrap();
         assert!(p.get(0).is_none());
         assert_eq!(p.int(1).unwrap(), Some(2));
-        let e = Params::new(&json!({"c": 2}), &["a", "b"], "usage").err().unwrap();
+        let e = Params::new(&json!({"c": 2}), &["a", "b"], "usage")
+            .err()
+            .unwrap();
         assert_eq!(e.code, codes::RPC_INVALID_PARAMETER);
-        let e = Params::new(&json!([1, 2, 3]), &["a", "b"], "usage").err().unwrap();
+        let e = Params::new(&json!([1, 2, 3]), &["a", "b"], "usage")
+            .err()
+            .unwrap();
         assert_eq!(e.message, "usage");
         let p = Params::new(&json!(["x"]), &["a"], "u").unwrap();
         assert_eq!(

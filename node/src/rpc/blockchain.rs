@@ -15,18 +15,90 @@ use crate::node::Node;
 
 pub(super) fn methods() -> Vec<Method> {
     vec![
-        Method { name: "getblockchaininfo", category: "blockchain", params: &[], usage: "getblockchaininfo", run: getblockchaininfo },
-        Method { name: "getblockcount", category: "blockchain", params: &[], usage: "getblockcount", run: getblockcount },
-        Method { name: "getbestblockhash", category: "blockchain", params: &[], usage: "getbestblockhash", run: getbestblockhash },
-        Method { name: "getblockhash", category: "blockchain", params: &["height"], usage: "getblockhash height", run: getblockhash },
-        Method { name: "getblock", category: "blockchain", params: &["blockhash", "verbosity"], usage: "getblock \"blockhash\" ( verbosity )", run: getblock },
-        Method { name: "getblockheader", category: "blockchain", params: &["blockhash", "verbose"], usage: "getblockheader \"blockhash\" ( verbose )", run: getblockheader },
-        Method { name: "getchaintips", category: "blockchain", params: &[], usage: "getchaintips", run: getchaintips },
-        Method { name: "getblockstats", category: "blockchain", params: &["hash_or_height", "stats"], usage: "getblockstats hash_or_height ( stats )", run: getblockstats },
-        Method { name: "getdifficulty", category: "blockchain", params: &[], usage: "getdifficulty", run: getdifficulty },
-        Method { name: "gettxout", category: "blockchain", params: &["txid", "n", "include_mempool"], usage: "gettxout \"txid\" n ( include_mempool )", run: gettxout },
-        Method { name: "gettxoutsetinfo", category: "blockchain", params: &["hash_type", "hash_or_height", "use_index"], usage: "gettxoutsetinfo ( \"hash_type\" hash_or_height use_index )", run: gettxoutsetinfo },
-        Method { name: "verifychain", category: "blockchain", params: &["checklevel", "nblocks"], usage: "verifychain ( checklevel nblocks )", run: verifychain },
+        Method {
+            name: "getblockchaininfo",
+            category: "blockchain",
+            params: &[],
+            usage: "getblockchaininfo",
+            run: getblockchaininfo,
+        },
+        Method {
+            name: "getblockcount",
+            category: "blockchain",
+            params: &[],
+            usage: "getblockcount",
+            run: getblockcount,
+        },
+        Method {
+            name: "getbestblockhash",
+            category: "blockchain",
+            params: &[],
+            usage: "getbestblockhash",
+            run: getbestblockhash,
+        },
+        Method {
+            name: "getblockhash",
+            category: "blockchain",
+            params: &["height"],
+            usage: "getblockhash height",
+            run: getblockhash,
+        },
+        Method {
+            name: "getblock",
+            category: "blockchain",
+            params: &["blockhash", "verbosity"],
+            usage: "getblock \"blockhash\" ( verbosity )",
+            run: getblock,
+        },
+        Method {
+            name: "getblockheader",
+            category: "blockchain",
+            params: &["blockhash", "verbose"],
+            usage: "getblockheader \"blockhash\" ( verbose )",
+            run: getblockheader,
+        },
+        Method {
+            name: "getchaintips",
+            category: "blockchain",
+            params: &[],
+            usage: "getchaintips",
+            run: getchaintips,
+        },
+        Method {
+            name: "getblockstats",
+            category: "blockchain",
+            params: &["hash_or_height", "stats"],
+            usage: "getblockstats hash_or_height ( stats )",
+            run: getblockstats,
+        },
+        Method {
+            name: "getdifficulty",
+            category: "blockchain",
+            params: &[],
+            usage: "getdifficulty",
+            run: getdifficulty,
+        },
+        Method {
+            name: "gettxout",
+            category: "blockchain",
+            params: &["txid", "n", "include_mempool"],
+            usage: "gettxout \"txid\" n ( include_mempool )",
+            run: gettxout,
+        },
+        Method {
+            name: "gettxoutsetinfo",
+            category: "blockchain",
+            params: &["hash_type", "hash_or_height", "use_index"],
+            usage: "gettxoutsetinfo ( \"hash_type\" hash_or_height use_index )",
+            run: gettxoutsetinfo,
+        },
+        Method {
+            name: "verifychain",
+            category: "blockchain",
+            params: &["checklevel", "nblocks"],
+            usage: "verifychain ( checklevel nblocks )",
+            run: verifychain,
+        },
     ]
 }
 
@@ -80,7 +152,10 @@ fn getblockhash(node: &Node, p: &Params, m: &Method) -> Result<Value, RpcError> 
     let h = p.int(0)?.unwrap_or(-1);
     let st = node.lock();
     if h < 0 || h > i64::from(st.chain.height()) {
-        return Err(err(codes::RPC_INVALID_PARAMETER, "Block height out of range"));
+        return Err(err(
+            codes::RPC_INVALID_PARAMETER,
+            "Block height out of range",
+        ));
     }
     Ok(json!(st.chain.hash_at(h as u32).map(|h| h.to_string())))
 }
@@ -117,7 +192,12 @@ pub(super) fn read_block(c: &mut Chainstate, idx: Idx) -> Result<Block, RpcError
     let bytes = c
         .read_block(idx)
         .map_err(|e| err(codes::RPC_MISC_ERROR, format!("Block not available ({e})")))?;
-    deserialize(&bytes).map_err(|_| err(codes::RPC_MISC_ERROR, "Block not available (does not decode)"))
+    deserialize(&bytes).map_err(|_| {
+        err(
+            codes::RPC_MISC_ERROR,
+            "Block not available (does not decode)",
+        )
+    })
 }
 
 fn getblock(node: &Node, p: &Params, m: &Method) -> Result<Value, RpcError> {
@@ -135,16 +215,29 @@ fn getblock(node: &Node, p: &Params, m: &Method) -> Result<Value, RpcError> {
         let bytes = c
             .read_block(idx)
             .map_err(|e| err(codes::RPC_MISC_ERROR, format!("Block not available ({e})")))?;
-        return Ok(json!(bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()));
+        return Ok(json!(bytes
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()));
     }
     let block = read_block(c, idx)?;
     let info = header_info(c, idx);
     let tx_verbosity = cj::TxVerbosity::from_getblock(verbosity).unwrap_or(cj::TxVerbosity::Txid);
     // Fees (verbosity 2) and prevouts (3) come from the undo data, which
     // only connected blocks have.
-    let spent = if verbosity >= 2 { spent_outputs(c, idx, &block) } else { None };
-    cj::block_to_json(&block, &info, tx_verbosity, node.params.network, spent.as_deref())
-        .map_err(|e| err(e.code, e.message))
+    let spent = if verbosity >= 2 {
+        spent_outputs(c, idx, &block)
+    } else {
+        None
+    };
+    cj::block_to_json(
+        &block,
+        &info,
+        tx_verbosity,
+        node.params.network,
+        spent.as_deref(),
+    )
+    .map_err(|e| err(e.code, e.message))
 }
 
 fn getblockheader(node: &Node, p: &Params, m: &Method) -> Result<Value, RpcError> {
@@ -190,7 +283,7 @@ fn getchaintips(node: &Node, _: &Params, _: &Method) -> Result<Value, RpcError> 
             )
         })
         .collect();
-    out.sort_by(|a, b| b.0.cmp(&a.0));
+    out.sort_by_key(|o| std::cmp::Reverse(o.0));
     Ok(Value::Array(out.into_iter().map(|(_, v)| v).collect()))
 }
 
@@ -210,7 +303,12 @@ fn getblockstats(node: &Node, p: &Params, m: &Method) -> Result<Value, RpcError>
                 .collect::<Option<Vec<_>>>()
                 .ok_or_else(|| err(codes::RPC_TYPE_ERROR, "stats must be strings"))?,
         ),
-        Some(_) => return Err(err(codes::RPC_TYPE_ERROR, "JSON value is not an array as expected")),
+        Some(_) => {
+            return Err(err(
+                codes::RPC_TYPE_ERROR,
+                "JSON value is not an array as expected",
+            ))
+        }
     };
     let mut st = node.lock();
     let c = &mut st.chain;
@@ -218,7 +316,10 @@ fn getblockstats(node: &Node, p: &Params, m: &Method) -> Result<Value, RpcError>
         Value::Number(n) => {
             let h = n.as_i64().unwrap_or(-1);
             if h < 0 {
-                return Err(err(codes::RPC_INVALID_PARAMETER, format!("Target block height {h} is negative")));
+                return Err(err(
+                    codes::RPC_INVALID_PARAMETER,
+                    format!("Target block height {h} is negative"),
+                ));
             }
             if h > i64::from(c.height()) {
                 return Err(err(
@@ -229,7 +330,12 @@ fn getblockstats(node: &Node, p: &Params, m: &Method) -> Result<Value, RpcError>
             c.at_height(h as u32).expect("checked")
         }
         Value::String(s) => find_block(c, &parse_hash(s, "hash_or_height")?)?,
-        _ => return Err(err(codes::RPC_TYPE_ERROR, "hash_or_height must be a number or a string")),
+        _ => {
+            return Err(err(
+                codes::RPC_TYPE_ERROR,
+                "hash_or_height must be a number or a string",
+            ))
+        }
     };
     let block = read_block(c, idx)?;
     let spent = spent_outputs(c, idx, &block)
@@ -334,7 +440,8 @@ fn gettxoutsetinfo(node: &Node, p: &Params, _: &Method) -> Result<Value, RpcErro
     }
     let mut st = node.lock();
     let c = &mut st.chain;
-    c.flush().map_err(|e| err(codes::RPC_DATABASE_ERROR, e.to_string()))?;
+    c.flush()
+        .map_err(|e| err(codes::RPC_DATABASE_ERROR, e.to_string()))?;
     let stats = c
         .utxo_stats()
         .map_err(|e| err(codes::RPC_DATABASE_ERROR, e.to_string()))?;
@@ -376,8 +483,14 @@ fn verifychain(node: &Node, p: &Params, _: &Method) -> Result<Value, RpcError> {
     let level = p.int(0)?.unwrap_or(3);
     let nblocks = p.int(1)?.unwrap_or(6);
     if !(0..=4).contains(&level) {
-        return Err(err(codes::RPC_INVALID_PARAMETER, "checklevel must be between 0 and 4"));
+        return Err(err(
+            codes::RPC_INVALID_PARAMETER,
+            "checklevel must be between 0 and 4",
+        ));
     }
     let mut st = node.lock();
-    Ok(json!(st.chain.verify_recent(level as u8, nblocks.max(0) as u32).is_ok()))
+    Ok(json!(st
+        .chain
+        .verify_recent(level as u8, nblocks.max(0) as u32)
+        .is_ok()))
 }

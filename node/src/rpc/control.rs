@@ -9,12 +9,48 @@ use crate::node::Node;
 
 pub(super) fn methods() -> Vec<Method> {
     vec![
-        Method { name: "uptime", category: "control", params: &[], usage: "uptime", run: uptime },
-        Method { name: "stop", category: "control", params: &["wait"], usage: "stop", run: stop },
-        Method { name: "getnetworkinfo", category: "network", params: &[], usage: "getnetworkinfo", run: getnetworkinfo },
-        Method { name: "setmocktime", category: "hidden", params: &["timestamp"], usage: "setmocktime timestamp", run: setmocktime },
-        Method { name: "invalidateblock", category: "blockchain", params: &["blockhash"], usage: "invalidateblock \"blockhash\"", run: invalidateblock },
-        Method { name: "reconsiderblock", category: "blockchain", params: &["blockhash"], usage: "reconsiderblock \"blockhash\"", run: reconsiderblock },
+        Method {
+            name: "uptime",
+            category: "control",
+            params: &[],
+            usage: "uptime",
+            run: uptime,
+        },
+        Method {
+            name: "stop",
+            category: "control",
+            params: &["wait"],
+            usage: "stop",
+            run: stop,
+        },
+        Method {
+            name: "getnetworkinfo",
+            category: "network",
+            params: &[],
+            usage: "getnetworkinfo",
+            run: getnetworkinfo,
+        },
+        Method {
+            name: "setmocktime",
+            category: "hidden",
+            params: &["timestamp"],
+            usage: "setmocktime timestamp",
+            run: setmocktime,
+        },
+        Method {
+            name: "invalidateblock",
+            category: "blockchain",
+            params: &["blockhash"],
+            usage: "invalidateblock \"blockhash\"",
+            run: invalidateblock,
+        },
+        Method {
+            name: "reconsiderblock",
+            category: "blockchain",
+            params: &["blockhash"],
+            usage: "reconsiderblock \"blockhash\"",
+            run: reconsiderblock,
+        },
     ]
 }
 
@@ -64,7 +100,10 @@ fn setmocktime(node: &Node, p: &Params, m: &Method) -> Result<Value, RpcError> {
     p.required(0, m.usage)?;
     let t = p.int(0)?.unwrap_or(0);
     if t < 0 {
-        return Err(err(codes::RPC_INVALID_PARAMETER, "Mocktime cannot be negative: ".to_string() + &t.to_string() + "."));
+        return Err(err(
+            codes::RPC_INVALID_PARAMETER,
+            "Mocktime cannot be negative: ".to_string() + &t.to_string() + ".",
+        ));
     }
     node.lock().chain.set_mocktime(Some(t));
     Ok(Value::Null)

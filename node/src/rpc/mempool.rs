@@ -10,9 +10,27 @@ use crate::node::Node;
 
 pub(super) fn methods() -> Vec<Method> {
     vec![
-        Method { name: "getmempoolinfo", category: "blockchain", params: &[], usage: "getmempoolinfo", run: getmempoolinfo },
-        Method { name: "getrawmempool", category: "blockchain", params: &["verbose", "mempool_sequence"], usage: "getrawmempool ( verbose mempool_sequence )", run: getrawmempool },
-        Method { name: "getmempoolentry", category: "blockchain", params: &["txid"], usage: "getmempoolentry \"txid\"", run: getmempoolentry },
+        Method {
+            name: "getmempoolinfo",
+            category: "blockchain",
+            params: &[],
+            usage: "getmempoolinfo",
+            run: getmempoolinfo,
+        },
+        Method {
+            name: "getrawmempool",
+            category: "blockchain",
+            params: &["verbose", "mempool_sequence"],
+            usage: "getrawmempool ( verbose mempool_sequence )",
+            run: getrawmempool,
+        },
+        Method {
+            name: "getmempoolentry",
+            category: "blockchain",
+            params: &["txid"],
+            usage: "getmempoolentry \"txid\"",
+            run: getmempoolentry,
+        },
     ]
 }
 
@@ -38,5 +56,10 @@ fn getmempoolentry(node: &Node, p: &Params, m: &Method) -> Result<Value, RpcErro
     st.mempool
         .get(&txid)
         .map(|e| crate::mempool::json::entry(&st.mempool, e))
-        .ok_or_else(|| err(codes::RPC_INVALID_ADDRESS_OR_KEY, "Transaction not in mempool"))
+        .ok_or_else(|| {
+            err(
+                codes::RPC_INVALID_ADDRESS_OR_KEY,
+                "Transaction not in mempool",
+            )
+        })
 }

@@ -12,11 +12,41 @@ use crate::node::Node;
 
 pub(super) fn methods() -> Vec<Method> {
     vec![
-        Method { name: "generatetoaddress", category: "generating", params: &["nblocks", "address", "maxtries"], usage: "generatetoaddress nblocks \"address\" ( maxtries )", run: generatetoaddress },
-        Method { name: "generatetodescriptor", category: "generating", params: &["num_blocks", "descriptor", "maxtries"], usage: "generatetodescriptor num_blocks \"descriptor\" ( maxtries )", run: generatetodescriptor },
-        Method { name: "generateblock", category: "generating", params: &["output", "transactions", "submit"], usage: "generateblock \"output\" [\"rawtx/txid\",...] ( submit )", run: generateblock },
-        Method { name: "submitblock", category: "mining", params: &["hexdata", "dummy"], usage: "submitblock \"hexdata\" ( \"dummy\" )", run: submitblock },
-        Method { name: "getmininginfo", category: "mining", params: &[], usage: "getmininginfo", run: getmininginfo },
+        Method {
+            name: "generatetoaddress",
+            category: "generating",
+            params: &["nblocks", "address", "maxtries"],
+            usage: "generatetoaddress nblocks \"address\" ( maxtries )",
+            run: generatetoaddress,
+        },
+        Method {
+            name: "generatetodescriptor",
+            category: "generating",
+            params: &["num_blocks", "descriptor", "maxtries"],
+            usage: "generatetodescriptor num_blocks \"descriptor\" ( maxtries )",
+            run: generatetodescriptor,
+        },
+        Method {
+            name: "generateblock",
+            category: "generating",
+            params: &["output", "transactions", "submit"],
+            usage: "generateblock \"output\" [\"rawtx/txid\",...] ( submit )",
+            run: generateblock,
+        },
+        Method {
+            name: "submitblock",
+            category: "mining",
+            params: &["hexdata", "dummy"],
+            usage: "submitblock \"hexdata\" ( \"dummy\" )",
+            run: submitblock,
+        },
+        Method {
+            name: "getmininginfo",
+            category: "mining",
+            params: &[],
+            usage: "getmininginfo",
+            run: getmininginfo,
+        },
     ]
 }
 
@@ -35,7 +65,10 @@ fn generate(node: &Node, n: i64, script: &ScriptBuf, max_tries: i64) -> Result<V
     let hashes = node
         .generate(n as u32, script, max_tries.max(0) as u64)
         .map_err(|e| err(codes::RPC_INTERNAL_ERROR, format!("generate: {e}")))?;
-    Ok(json!(hashes.iter().map(|h| h.to_string()).collect::<Vec<_>>()))
+    Ok(json!(hashes
+        .iter()
+        .map(|h| h.to_string())
+        .collect::<Vec<_>>()))
 }
 
 fn generatetoaddress(node: &Node, p: &Params, m: &Method) -> Result<Value, RpcError> {
@@ -57,16 +90,23 @@ fn generateblock(node: &Node, p: &Params, m: &Method) -> Result<Value, RpcError>
     let output = p.req_str(0, m.usage)?;
     let script = match address_script(node, output) {
         Ok(s) => s,
-        Err(_) => crate::mining::script_for_descriptor(output, node.params.network).map_err(|_| {
-            err(
-                codes::RPC_INVALID_ADDRESS_OR_KEY,
-                format!("Error: Invalid address or descriptor"),
-            )
-        })?,
+        Err(_) => {
+            crate::mining::script_for_descriptor(output, node.params.network).map_err(|_| {
+                err(
+                    codes::RPC_INVALID_ADDRESS_OR_KEY,
+                    "Error: Invalid address or descriptor".to_string(),
+                )
+            })?
+        }
     };
     let list = match p.required(1, m.usage)? {
         Value::Array(a) => a.clone(),
-        _ => return Err(err(codes::RPC_TYPE_ERROR, "JSON value is not an array as expected")),
+        _ => {
+            return Err(err(
+                codes::RPC_TYPE_ERROR,
+                "JSON value is not an array as expected",
+            ))
+        }
     };
     let submit = p.bool(2)?.unwrap_or(true);
     let mut txs = Vec::new();
@@ -76,9 +116,16 @@ fn generateblock(node: &Node, p: &Params, m: &Method) -> Result<Value, RpcError>
             .ok_or_else(|| err(codes::RPC_TYPE_ERROR, "transactions must be strings"))?;
         if let Ok(txid) = s.parse::<bitcoin::Txid>() {
             let st = node.lock();
-            let tx = st.mempool.get(&txid).map(|e| (*e.tx).clone()).ok_or_else(|| {
-                err(codes::RPC_INVALID_ADDRESS_OR_KEY, format!("Transaction {s} not in mempool."))
-            })?;
+            let tx = st
+                .mempool
+                .get(&txid)
+                .map(|e| (*e.tx).clone())
+                .ok_or_else(|| {
+                    err(
+                        codes::RPC_INVALID_ADDRESS_OR_KEY,
+                        format!("Transaction {s} not in mempool."),
+                    )
+                })?;
             txs.push(tx);
         } else {
             let tx: Transaction = parse_hex(s)
@@ -99,10 +146,15 @@ fn generateblock(node: &Node, p: &Params, m: &Method) -> Result<Value, RpcError>
 
 fn submitblock(node: &Node, p: &Params, m: &Method) -> Result<Value, RpcError> {
     let hex = p.req_str(0, m.usage)?;
-    let bytes = parse_hex(hex).ok_or_else(|| err(codes::RPC_DESERIALIZATION_ERROR, "Block decode failed"))?;
-    let block: Block = deserialize(&bytes).map_err(|_| err(codes::RPC_DESERIALIZATION_ERROR, "Block decode failed"))?;
+    let bytes = parse_hex(hex)
+        .ok_or_else(|| err(codes::RPC_DESERIALIZATION_ERROR, "Block decode failed"))?;
+    let block: Block = deserialize(&bytes)
+        .map_err(|_| err(codes::RPC_DESERIALIZATION_ERROR, "Block decode failed"))?;
     if block.txdata.first().is_none_or(|tx| !tx.is_coinbase()) {
-        return Err(err(codes::RPC_DESERIALIZATION_ERROR, "Block does not start with a coinbase"));
+        return Err(err(
+            codes::RPC_DESERIALIZATION_ERROR,
+            "Block does not start with a coinbase",
+        ));
     }
     match node.submit_block(&bytes) {
         Ok(_) => Ok(Value::Null),

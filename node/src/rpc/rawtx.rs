@@ -13,11 +13,41 @@ use crate::node::{Node, View};
 
 pub(super) fn methods() -> Vec<Method> {
     vec![
-        Method { name: "getrawtransaction", category: "rawtransactions", params: &["txid", "verbosity", "blockhash"], usage: "getrawtransaction \"txid\" ( verbosity \"blockhash\" )", run: getrawtransaction },
-        Method { name: "decoderawtransaction", category: "rawtransactions", params: &["hexstring", "iswitness"], usage: "decoderawtransaction \"hexstring\" ( iswitness )", run: decoderawtransaction },
-        Method { name: "decodescript", category: "rawtransactions", params: &["hexstring"], usage: "decodescript \"hexstring\"", run: decodescript },
-        Method { name: "sendrawtransaction", category: "rawtransactions", params: &["hexstring", "maxfeerate", "maxburnamount"], usage: "sendrawtransaction \"hexstring\" ( maxfeerate maxburnamount )", run: sendrawtransaction },
-        Method { name: "testmempoolaccept", category: "rawtransactions", params: &["rawtxs", "maxfeerate"], usage: "testmempoolaccept [\"rawtx\",...] ( maxfeerate )", run: testmempoolaccept },
+        Method {
+            name: "getrawtransaction",
+            category: "rawtransactions",
+            params: &["txid", "verbosity", "blockhash"],
+            usage: "getrawtransaction \"txid\" ( verbosity \"blockhash\" )",
+            run: getrawtransaction,
+        },
+        Method {
+            name: "decoderawtransaction",
+            category: "rawtransactions",
+            params: &["hexstring", "iswitness"],
+            usage: "decoderawtransaction \"hexstring\" ( iswitness )",
+            run: decoderawtransaction,
+        },
+        Method {
+            name: "decodescript",
+            category: "rawtransactions",
+            params: &["hexstring"],
+            usage: "decodescript \"hexstring\"",
+            run: decodescript,
+        },
+        Method {
+            name: "sendrawtransaction",
+            category: "rawtransactions",
+            params: &["hexstring", "maxfeerate", "maxburnamount"],
+            usage: "sendrawtransaction \"hexstring\" ( maxfeerate maxburnamount )",
+            run: sendrawtransaction,
+        },
+        Method {
+            name: "testmempoolaccept",
+            category: "rawtransactions",
+            params: &["rawtxs", "maxfeerate"],
+            usage: "testmempoolaccept [\"rawtx\",...] ( maxfeerate )",
+            run: testmempoolaccept,
+        },
     ]
 }
 
@@ -55,14 +85,13 @@ fn getrawtransaction(node: &Node, p: &Params, m: &Method) -> Result<Value, RpcEr
         }
     }
     if found.is_none() {
-        let idx = match block_hash {
-            Some(h) => Some(
-                st.chain
-                    .lookup(&h)
-                    .ok_or_else(|| err(codes::RPC_INVALID_ADDRESS_OR_KEY, "Block hash not found"))?,
-            ),
-            None => st.chain.txindex_lookup(&txid),
-        };
+        let idx =
+            match block_hash {
+                Some(h) => Some(st.chain.lookup(&h).ok_or_else(|| {
+                    err(codes::RPC_INVALID_ADDRESS_OR_KEY, "Block hash not found")
+                })?),
+                None => st.chain.txindex_lookup(&txid),
+            };
         if let Some(idx) = idx {
             let block = super::blockchain::read_block(&mut st.chain, idx)?;
             if let Some(tx) = block.txdata.into_iter().find(|t| t.compute_txid() == txid) {
@@ -119,9 +148,16 @@ fn decoderawtransaction(node: &Node, p: &Params, m: &Method) -> Result<Value, Rp
 
 fn decodescript(node: &Node, p: &Params, m: &Method) -> Result<Value, RpcError> {
     let hex = p.req_str(0, m.usage)?;
-    let bytes = parse_hex(hex)
-        .ok_or_else(|| err(codes::RPC_INVALID_PARAMETER, format!("argument must be hexadecimal string (not '{hex}')")))?;
-    Ok(cj::decode_script(&ScriptBuf::from_bytes(bytes), node.params.network))
+    let bytes = parse_hex(hex).ok_or_else(|| {
+        err(
+            codes::RPC_INVALID_PARAMETER,
+            format!("argument must be hexadecimal string (not '{hex}')"),
+        )
+    })?;
+    Ok(cj::decode_script(
+        &ScriptBuf::from_bytes(bytes),
+        node.params.network,
+    ))
 }
 
 /// Core's default `maxfeerate`: 0.10 BTC/kvB.
@@ -144,7 +180,10 @@ fn sendrawtransaction(node: &Node, p: &Params, m: &Method) -> Result<Value, RpcE
     // Core: a transaction whose outputs are in the UTXO set is already in a block.
     for n in 0..tx.output.len() as u32 {
         if let Ok(Some(_)) = st.chain.coin(&bitcoin::OutPoint { txid, vout: n }) {
-            return Err(err(codes::RPC_VERIFY_ALREADY_IN_CHAIN, "Transaction outputs already in utxo set"));
+            return Err(err(
+                codes::RPC_VERIFY_ALREADY_IN_CHAIN,
+                "Transaction outputs already in utxo set",
+            ));
         }
     }
     if st.mempool.get(&txid).is_some() {
@@ -164,10 +203,18 @@ fn sendrawtransaction(node: &Node, p: &Params, m: &Method) -> Result<Value, RpcE
 fn testmempoolaccept(node: &Node, p: &Params, m: &Method) -> Result<Value, RpcError> {
     let raw = match p.required(0, m.usage)? {
         Value::Array(a) => a.clone(),
-        _ => return Err(err(codes::RPC_TYPE_ERROR, "JSON value is not an array as expected")),
+        _ => {
+            return Err(err(
+                codes::RPC_TYPE_ERROR,
+                "JSON value is not an array as expected",
+            ))
+        }
     };
     if raw.is_empty() || raw.len() > 25 {
-        return Err(err(codes::RPC_INVALID_PARAMETER, "Array must contain between 1 and 25 transactions."));
+        return Err(err(
+            codes::RPC_INVALID_PARAMETER,
+            "Array must contain between 1 and 25 transactions.",
+        ));
     }
     let mut txs = Vec::new();
     for r in &raw {
