@@ -282,6 +282,7 @@ fn regtest_chain_of_2000_blocks_with_every_output_kind() {
     let miner = keys.script(Kind::P2wpkh);
     let node = open(dir.path(), false);
     node.generate(101, &miner, 1_000_000).unwrap();
+    assert_eq!(node.sync_count(), 1, "101 blocks of one call, one sync");
     let mut spends = 0;
     let mut next_coinbase = 1;
     while node.lock().chain.height() < 2000 {
@@ -315,6 +316,26 @@ fn reorgs_invalidate_and_reconsider() {
     let node = open(dir.path(), false);
     node.generate(120, &miner, 1_000_000).unwrap();
     spend_round(&node, &keys, 1);
+    // Disconnecting the block with the spend-back puts it back in the pool;
+    // reconnecting takes it out again.
+    {
+        let mut st = node.lock();
+        let tip = st.chain.tip();
+        let events = st.chain.invalidate_block(tip).unwrap();
+        st.apply_events(&events);
+        assert_eq!(
+            st.mempool.len(),
+            1,
+            "the disconnected spend is back in the mempool"
+        );
+        let events = st.chain.reconsider_block(tip).unwrap();
+        st.apply_events(&events);
+        assert_eq!(st.chain.tip(), tip);
+        assert!(
+            st.mempool.is_empty(),
+            "and leaves it when its block is back"
+        );
+    }
     let tip_before = stats(&node);
 
     // A deep reorg: invalidate 60 blocks back, mine 61 elsewhere.

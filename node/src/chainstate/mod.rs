@@ -240,6 +240,12 @@ impl Chainstate {
         Ok(())
     }
 
+    /// The files being appended to, to be synced by the caller without
+    /// holding the chainstate (group commit, see `Node::submit_block`).
+    pub fn tail_files(&self) -> Result<Vec<std::fs::File>, ChainError> {
+        Ok(self.files.tail_handles()?)
+    }
+
     /// Flushes if the cache is full or enough blocks or time have passed.
     pub fn maybe_flush(&mut self) -> Result<(), ChainError> {
         if self.cache.needs_flush()
