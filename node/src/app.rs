@@ -79,10 +79,34 @@ pub fn script_threads(par: i64) -> usize {
     n.clamp(1, 15) as usize
 }
 
+/// Core's data directory lock: `<net_dir>/.lock`, held (flock) while the
+/// process runs.
+fn lock_data_dir(net_dir: &std::path::Path) -> anyhow::Result<nix::fcntl::Flock<std::fs::File>> {
+    let path = net_dir.join(".lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock).map_err(|(_, e)| {
+        anyhow::anyhow!(
+            "Cannot obtain a lock on data directory {}. bitcoin-node is probably already running. ({e})",
+            net_dir.display()
+        )
+    })
+}
+
 /// Runs `bitcoin-node` with `args` (without the program name) until it is
 /// stopped by RPC or a signal.
 pub fn run(args: Vec<String>) -> anyhow::Result<()> {
     let signals = crate::signals::block_termination()?;
+    // SIGHUP reopens debug.log (as Core, for logrotate) instead of ending
+    // the process: blocked here, before any thread starts, and waited for
+    // by a thread once the log is open.
+    let mut hup = nix::sys::signal::SigSet::empty();
+    hup.add(nix::sys::signal::Signal::SIGHUP);
+    hup.thread_block()?;
     let cfg = Config::parse(args, KNOWN_OPTIONS)?;
     if cfg.is_set("help") {
         println!(
@@ -92,11 +116,28 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
         return Ok(());
     }
     let net_dir = cfg.net_dir()?;
-    crate::logging::init(
-        &net_dir.join("debug.log"),
-        cfg.get_bool("printtoconsole", false),
-    )
-    .with_context(|| format!("cannot open {}", net_dir.join("debug.log").display()))?;
+    // Before anything in the directory is touched: a second node on it
+    // (with -reindex it would wipe the first one's chainstate) stops here.
+    let _lock = lock_data_dir(&net_dir)?;
+    // -debuglogfile: relative to the chain's directory (Core);
+    // -nodebuglogfile: none (the console, with -printtoconsole, only).
+    let log_path = if cfg.is_negated("debuglogfile") {
+        std::path::PathBuf::from("/dev/null")
+    } else {
+        let rel = cfg
+            .get_path("debuglogfile")
+            .unwrap_or_else(|| "debug.log".into());
+        cfg.abs_path(&rel, true)
+    };
+    let console = cfg.get_bool("printtoconsole", false);
+    crate::logging::init(&log_path, console)
+        .with_context(|| format!("cannot open {}", log_path.display()))?;
+    std::thread::spawn(move || {
+        while hup.wait().is_ok() {
+            // A failure leaves the old file in use.
+            let _ = crate::logging::init(&log_path, console);
+        }
+    });
     log_line!(
         "bitcoin-node version {} starting",
         env!("CARGO_PKG_VERSION")

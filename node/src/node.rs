@@ -168,6 +168,13 @@ impl Node {
 
     /// Submits a block; on return it is durable (its record is synced).
     pub fn submit_block(&self, bytes: &[u8]) -> Result<BlockHash, ProcessError> {
+        self.submit_block_status(bytes).map(|(hash, _)| hash)
+    }
+
+    /// [`Node::submit_block`], also telling whether the block is in the
+    /// active chain afterwards (`false`: stored on a side branch, which
+    /// `submitblock` answers "inconclusive" as Core).
+    pub fn submit_block_status(&self, bytes: &[u8]) -> Result<(BlockHash, bool), ProcessError> {
         let (out, seq) = {
             let mut st = self.lock();
             let result = st.chain.process_block(bytes);
@@ -175,7 +182,7 @@ impl Node {
             let out = match result {
                 Ok((idx, events)) => {
                     st.apply_events(&events);
-                    Ok(st.chain.tree().get(idx).hash)
+                    Ok((st.chain.tree().get(idx).hash, st.chain.is_active(idx)))
                 }
                 Err(e) => Err(e),
             };

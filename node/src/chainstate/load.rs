@@ -13,6 +13,7 @@ use bitcoin::BlockHash;
 
 use super::{
     ChainError, Chainstate, ChainstateOptions, ProcessError, META_BLOCK, META_INDEXED_END,
+    META_TXINDEX_SYNCED,
 };
 use crate::blockfiles::{BlockFiles, FilePos, Kind, ScanEnd};
 use crate::blockindex::{BlockTree, Idx, IndexRecord, Status};
@@ -66,6 +67,7 @@ impl Chainstate {
             None => FilePos::default(),
         };
         let best = store.best_block()?;
+        let txindex_synced = store.meta_get(META_TXINDEX_SYNCED)?.is_some() || tree.is_empty();
         let mut cs = Chainstate {
             scripts: ScriptPool::with_threads(opts.script_threads),
             cache: CoinsCache::new(opts.dbcache_bytes),
@@ -83,6 +85,7 @@ impl Chainstate {
             last_flush: Instant::now(),
             mocktime: None,
             txindex_pending: HashMap::new(),
+            txindex_synced,
         };
         cs.check_files_cover_index()?;
         match best {
@@ -107,8 +110,37 @@ impl Chainstate {
         }
         cs.import_block_files()?;
         cs.activate_best_chain()?;
+        if cs.opts.txindex && !cs.txindex_synced {
+            cs.build_txindex()?;
+        }
         cs.flush()?;
         Ok(cs)
+    }
+
+    /// `-txindex` on a chainstate that ran without it: indexes the blocks
+    /// of the active chain (Core does this in the background; here before
+    /// the node serves). Interrupted, it starts over on the next start.
+    fn build_txindex(&mut self) -> Result<(), ChainError> {
+        let tip = self.height();
+        log_line!("txindex: indexing the transactions of {tip} blocks");
+        for h in 1..=tip {
+            let idx = self.active[h as usize];
+            let bytes = self.read_block(idx)?;
+            let wire = btc_core::BlockWire::parse(bytes.as_slice()).map_err(|e| {
+                ChainError::Inconsistent(format!("block at height {h} does not parse: {e}"))
+            })?;
+            let archive = wire.to_archive();
+            let block = btc_core::ArchivedBlockArchive::from_bytes(&archive).map_err(|e| {
+                ChainError::Inconsistent(format!("block at height {h} does not parse: {e}"))
+            })?;
+            self.txindex_update(block, self.tree.get(idx).hash, true);
+            if h % 1000 == 0 {
+                self.flush()?;
+            }
+        }
+        self.txindex_synced = true;
+        log_line!("txindex: done");
+        Ok(())
     }
 
     /// Sets the active chain to the one ending in `tip`.

@@ -43,6 +43,9 @@ const META_INDEXED_END: &str = "indexed_end";
 const META_BLOCK: &str = "b/";
 /// Meta key prefix of the transaction index (`-txindex`).
 const META_TX: &str = "t/";
+/// Meta key present while the transaction index covers the whole active
+/// chain (written by flushes with `-txindex`, removed by those without).
+const META_TXINDEX_SYNCED: &str = "txindex_synced";
 
 /// Options of the chainstate.
 #[derive(Clone, Debug)]
@@ -142,6 +145,9 @@ pub struct Chainstate {
     mocktime: Option<i64>,
     /// `-txindex` changes not yet flushed: txid → block (`None`: removed).
     txindex_pending: HashMap<bitcoin::Txid, Option<BlockHash>>,
+    /// The transaction index covers the active chain (false until a node
+    /// that ran without `-txindex` has indexed its existing blocks).
+    txindex_synced: bool,
 }
 
 impl Chainstate {
@@ -275,6 +281,10 @@ impl Chainstate {
                 block.map(|h| h.to_byte_array().to_vec()),
             );
         }
+        batch.meta(
+            META_TXINDEX_SYNCED.to_string(),
+            (self.opts.txindex && self.txindex_synced).then(|| vec![1]),
+        );
         batch.meta(
             META_INDEXED_END.to_string(),
             Some(self.indexed_end.encode().to_vec()),

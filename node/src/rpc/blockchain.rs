@@ -353,7 +353,11 @@ fn getblockstats(node: &Node, p: &Params, m: &Method) -> Result<Value, RpcError>
 
 /// The outputs each transaction of a connected block spent, from its undo
 /// data (`None` if it has none).
-fn spent_outputs(c: &mut Chainstate, idx: Idx, block: &Block) -> Option<Vec<Vec<cj::SpentOutput>>> {
+pub(super) fn spent_outputs(
+    c: &mut Chainstate,
+    idx: Idx,
+    block: &Block,
+) -> Option<Vec<Vec<cj::SpentOutput>>> {
     let undo = c.read_undo(idx).ok()?;
     let mut coins = undo.spent.into_iter();
     let out: Vec<Vec<cj::SpentOutput>> = block

@@ -156,8 +156,11 @@ fn submitblock(node: &Node, p: &Params, m: &Method) -> Result<Value, RpcError> {
             "Block does not start with a coinbase",
         ));
     }
-    match node.submit_block(&bytes) {
-        Ok(_) => Ok(Value::Null),
+    match node.submit_block_status(&bytes) {
+        Ok((_, true)) => Ok(Value::Null),
+        // Core: accepted but never connected (a side branch with no more
+        // work than the tip), so no validation verdict to report.
+        Ok((_, false)) => Ok(json!("inconclusive")),
         Err(ProcessError::Duplicate) => Ok(json!("duplicate")),
         Err(ProcessError::DuplicateInvalid) => Ok(json!("duplicate-invalid")),
         Err(ProcessError::MissingParent) => Ok(json!("prev-blk-not-found")),

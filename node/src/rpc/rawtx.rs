@@ -79,6 +79,9 @@ fn getrawtransaction(node: &Node, p: &Params, m: &Method) -> Result<Value, RpcEr
     };
     let mut st = node.lock();
     let mut found: Option<(Transaction, Option<bitcoin::BlockHash>)> = None;
+    // Verbosity 2 (Core 25+): the outputs a confirmed transaction spent,
+    // from its block's undo data, for `fee` and each input's `prevout`.
+    let mut spent: Option<Vec<cj::SpentOutput>> = None;
     if block_hash.is_none() {
         if let Some(e) = st.mempool.get(&txid) {
             found = Some(((*e.tx).clone(), None));
@@ -94,7 +97,12 @@ fn getrawtransaction(node: &Node, p: &Params, m: &Method) -> Result<Value, RpcEr
             };
         if let Some(idx) = idx {
             let block = super::blockchain::read_block(&mut st.chain, idx)?;
-            if let Some(tx) = block.txdata.into_iter().find(|t| t.compute_txid() == txid) {
+            if let Some(pos) = block.txdata.iter().position(|t| t.compute_txid() == txid) {
+                if verbosity >= 2 && pos > 0 {
+                    spent = super::blockchain::spent_outputs(&mut st.chain, idx, &block)
+                        .and_then(|mut all| all.get_mut(pos).map(std::mem::take));
+                }
+                let tx = block.txdata[pos].clone();
                 found = Some((tx, Some(st.chain.tree().get(idx).hash)));
             } else if block_hash.is_some() {
                 return Err(err(
@@ -120,6 +128,8 @@ fn getrawtransaction(node: &Node, p: &Params, m: &Method) -> Result<Value, RpcEr
         &cj::TxJsonOptions {
             include_hex: true,
             block_hash: in_block,
+            spent: spent.as_deref(),
+            show_prevout: spent.is_some(),
             ..tx_opts(node)
         },
     )
