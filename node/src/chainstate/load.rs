@@ -83,6 +83,7 @@ impl Chainstate {
             last_flush: Instant::now(),
             mocktime: None,
             txindex_pending: HashMap::new(),
+            timings: Default::default(),
         };
         cs.check_files_cover_index()?;
         match best {
