@@ -293,6 +293,9 @@ fn regtest_chain_of_2000_blocks_with_every_output_kind() {
     assert!(spends >= 5 * 150, "{spends} spends");
     let before = stats(&node);
     assert!(before.0 >= 2000);
+    // verifychain at its highest level over the whole chain: disconnect
+    // every block in memory, then reconnect each with every rule.
+    node.lock().chain.verify_recent(4, 0).unwrap();
     // Subsidy halves every 150 blocks on regtest: the UTXO set holds less
     // than 50 BTC per block.
     assert!(before.3 < u64::from(before.0) * 50 * 100_000_000);

@@ -18,6 +18,7 @@ mod connect;
 mod load;
 mod rules;
 pub mod utxo_stats;
+mod verify;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -395,49 +396,6 @@ impl Chainstate {
     /// database (callers flush first).
     pub fn utxo_stats(&self) -> Result<utxo_stats::UtxoStats, utxo_stats::StatsError> {
         utxo_stats::compute(&self.store)
-    }
-
-    /// `verifychain`: re-reads the last `n` active blocks (0: all) and
-    /// checks them. Level 0 reads them, 1 re-checks their hashes (merkle
-    /// root, witness commitment), 2 and up also read and check their undo
-    /// data against their inputs. Core's levels 3 and 4 (disconnecting and
-    /// reconnecting in memory) are checked as level 2.
-    pub fn verify_recent(&mut self, level: u8, n: u32) -> Result<(), String> {
-        let tip = self.height();
-        let from = if n == 0 {
-            1
-        } else {
-            tip.saturating_sub(n - 1).max(1)
-        };
-        for h in (from..=tip).rev() {
-            let idx = self.active[h as usize];
-            let bytes = self.read_block(idx).map_err(|e| e.to_string())?;
-            if level >= 1 {
-                let wire =
-                    btc_core::BlockWire::parse(bytes.as_slice()).map_err(|e| e.to_string())?;
-                let archive = wire.to_archive();
-                let block = btc_core::ArchivedBlockArchive::from_bytes(&archive)
-                    .map_err(|e| e.to_string())?;
-                btc_core::archive::check::check_hashes(block).map_err(|e| e.to_string())?;
-                if block.block_hash() != self.tree.get(idx).hash {
-                    return Err(format!("block at height {h} has the wrong hash"));
-                }
-                if level >= 2 {
-                    let undo = self.read_undo(idx).map_err(|e| e.to_string())?;
-                    let inputs: usize = block
-                        .txs()
-                        .filter(|t| !t.is_coinbase())
-                        .map(|t| t.input_count())
-                        .sum();
-                    if undo.spent.len() != inputs {
-                        return Err(format!(
-                            "undo data of block at height {h} does not match its inputs"
-                        ));
-                    }
-                }
-            }
-        }
-        Ok(())
     }
 
     /// The UTXO cache's memory use.
