@@ -467,6 +467,18 @@ impl BlockFiles {
         self.undo.sync()
     }
 
+    /// Handles on the files being appended to, for a sync made without
+    /// holding `self` ([`Chainstate::tail_files`](crate::chainstate::Chainstate::tail_files)):
+    /// earlier files were synced when appends moved past them.
+    pub fn tail_handles(&self) -> Result<Vec<File>, FilesError> {
+        let mut out = Vec::with_capacity(2);
+        for s in [&self.blocks, &self.undo] {
+            let path = s.path(s.tail.number);
+            out.push(s.tail.file.try_clone().map_err(io_err(&path))?);
+        }
+        Ok(out)
+    }
+
     /// Whether appends are waiting for [`BlockFiles::sync`].
     pub fn dirty(&self) -> bool {
         self.blocks.tail.dirty || self.undo.tail.dirty

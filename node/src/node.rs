@@ -34,6 +34,8 @@ pub struct State {
     pub chain: Chainstate,
     /// The mempool.
     pub mempool: Mempool,
+    /// Blocks appended to the block files so far (for group commit).
+    appended: u64,
 }
 
 /// A running node.
@@ -46,6 +48,11 @@ pub struct Node {
     /// When the node started.
     pub started: Instant,
     stop: (Mutex<bool>, Condvar),
+    /// Group commit: how many appended blocks are known durable. Holding
+    /// this lock means syncing.
+    synced: Mutex<u64>,
+    /// Group-commit syncs made, for tests and stats.
+    syncs: std::sync::atomic::AtomicU64,
 }
 
 /// The chain as the mempool sees it.
@@ -143,11 +150,14 @@ impl Node {
             state: Mutex::new(State {
                 chain,
                 mempool: Mempool::new(opts.mempool),
+                appended: 0,
             }),
             params,
             net_dir: opts.net_dir,
             started: Instant::now(),
             stop: (Mutex::new(false), Condvar::new()),
+            synced: Mutex::new(0),
+            syncs: std::sync::atomic::AtomicU64::new(0),
         }))
     }
 
@@ -165,17 +175,54 @@ impl Node {
     /// active chain afterwards (`false`: stored on a side branch, which
     /// `submitblock` answers "inconclusive" as Core).
     pub fn submit_block_status(&self, bytes: &[u8]) -> Result<(BlockHash, bool), ProcessError> {
-        let mut st = self.lock();
-        let result = st.chain.process_block(bytes);
-        let out = match result {
-            Ok((idx, events)) => {
-                st.apply_events(&events);
-                Ok((st.chain.tree().get(idx).hash, st.chain.is_active(idx)))
-            }
-            Err(e) => Err(e),
+        let (out, seq) = {
+            let mut st = self.lock();
+            let result = st.chain.process_block(bytes);
+            st.appended += 1;
+            let out = match result {
+                Ok((idx, events)) => {
+                    st.apply_events(&events);
+                    Ok((st.chain.tree().get(idx).hash, st.chain.is_active(idx)))
+                }
+                Err(e) => Err(e),
+            };
+            (out, st.appended)
         };
-        st.chain.sync_blocks()?;
+        self.make_durable(seq)?;
         out
+    }
+
+    /// Group commit: returns once every block appended up to the `seq`-th
+    /// is on stable storage. The sync runs outside the state lock, so RPC
+    /// readers are not held up by it, and one sync covers every block
+    /// appended before it started: callers that queue up behind a sync in
+    /// progress usually find their blocks covered by the next one.
+    fn make_durable(&self, seq: u64) -> Result<(), ChainError> {
+        let mut synced = self.synced.lock().unwrap_or_else(|e| e.into_inner());
+        if *synced >= seq {
+            return Ok(());
+        }
+        let (target, files) = {
+            let st = self.lock();
+            (st.appended, st.chain.tail_files()?)
+        };
+        for f in files {
+            f.sync_data().map_err(|e| {
+                ChainError::Files(crate::blockfiles::FilesError::Io {
+                    path: "block files".into(),
+                    source: e,
+                })
+            })?;
+        }
+        *synced = target;
+        self.syncs
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Group-commit syncs made so far.
+    pub fn sync_count(&self) -> u64 {
+        self.syncs.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Mines `n` blocks paying `script` from the mempool; returns their
@@ -187,26 +234,36 @@ impl Node {
         max_tries: u64,
     ) -> Result<Vec<BlockHash>, ProcessError> {
         let mut hashes = Vec::new();
-        let mut st = self.lock();
         let mut tries = max_tries;
-        for _ in 0..n {
-            let ctx = self.template_context(&st.chain, script.clone());
-            let mut block = crate::mining::assemble(&st.mempool, &ctx);
-            if !grind_within(&mut block, &mut tries) {
-                break;
-            }
-            let (idx, events) = match st.chain.process_block(&serialize(&block)) {
-                Ok(r) => r,
-                Err(e) => {
-                    st.chain.sync_blocks()?;
-                    return Err(e);
+        let mut failure = None;
+        let seq = {
+            let mut st = self.lock();
+            for _ in 0..n {
+                let ctx = self.template_context(&st.chain, script.clone());
+                let mut block = crate::mining::assemble(&st.mempool, &ctx);
+                if !grind_within(&mut block, &mut tries) {
+                    break;
                 }
-            };
-            st.apply_events(&events);
-            hashes.push(st.chain.tree().get(idx).hash);
+                let result = st.chain.process_block(&serialize(&block));
+                st.appended += 1;
+                match result {
+                    Ok((idx, events)) => {
+                        st.apply_events(&events);
+                        hashes.push(st.chain.tree().get(idx).hash);
+                    }
+                    Err(e) => {
+                        failure = Some(e);
+                        break;
+                    }
+                }
+            }
+            st.appended
+        };
+        self.make_durable(seq)?;
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(hashes),
         }
-        st.chain.sync_blocks()?;
-        Ok(hashes)
     }
 
     /// Mines one block of exactly `txs` (generateblock).
@@ -224,17 +281,22 @@ impl Node {
         if !grind_within(&mut block, &mut tries) {
             return Err("Failed to make block.".into());
         }
-        if submit {
-            match st.chain.process_block(&serialize(&block)) {
-                Ok((_, events)) => st.apply_events(&events),
-                Err(e) => {
-                    let _ = st.chain.sync_blocks();
-                    return Err(format!("TestBlockValidity failed: {e}"));
-                }
-            }
-            st.chain.sync_blocks().map_err(|e| e.to_string())?;
+        if !submit {
+            return Ok(block);
         }
-        Ok(block)
+        let result = st.chain.process_block(&serialize(&block));
+        st.appended += 1;
+        let seq = st.appended;
+        let result = match result {
+            Ok((_, events)) => {
+                st.apply_events(&events);
+                Ok(block)
+            }
+            Err(e) => Err(format!("TestBlockValidity failed: {e}")),
+        };
+        drop(st);
+        self.make_durable(seq).map_err(|e| e.to_string())?;
+        result
     }
 
     /// The context of the next block on the tip.

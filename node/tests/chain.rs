@@ -282,6 +282,7 @@ fn regtest_chain_of_2000_blocks_with_every_output_kind() {
     let miner = keys.script(Kind::P2wpkh);
     let node = open(dir.path(), false);
     node.generate(101, &miner, 1_000_000).unwrap();
+    assert_eq!(node.sync_count(), 1, "101 blocks of one call, one sync");
     let mut spends = 0;
     let mut next_coinbase = 1;
     while node.lock().chain.height() < 2000 {
@@ -292,6 +293,9 @@ fn regtest_chain_of_2000_blocks_with_every_output_kind() {
     assert!(spends >= 5 * 150, "{spends} spends");
     let before = stats(&node);
     assert!(before.0 >= 2000);
+    // verifychain at its highest level over the whole chain: disconnect
+    // every block in memory, then reconnect each with every rule.
+    node.lock().chain.verify_recent(4, 0).unwrap();
     // Subsidy halves every 150 blocks on regtest: the UTXO set holds less
     // than 50 BTC per block.
     assert!(before.3 < u64::from(before.0) * 50 * 100_000_000);
@@ -315,6 +319,26 @@ fn reorgs_invalidate_and_reconsider() {
     let node = open(dir.path(), false);
     node.generate(120, &miner, 1_000_000).unwrap();
     spend_round(&node, &keys, 1);
+    // Disconnecting the block with the spend-back puts it back in the pool;
+    // reconnecting takes it out again.
+    {
+        let mut st = node.lock();
+        let tip = st.chain.tip();
+        let events = st.chain.invalidate_block(tip).unwrap();
+        st.apply_events(&events);
+        assert_eq!(
+            st.mempool.len(),
+            1,
+            "the disconnected spend is back in the mempool"
+        );
+        let events = st.chain.reconsider_block(tip).unwrap();
+        st.apply_events(&events);
+        assert_eq!(st.chain.tip(), tip);
+        assert!(
+            st.mempool.is_empty(),
+            "and leaves it when its block is back"
+        );
+    }
     let tip_before = stats(&node);
 
     // A deep reorg: invalidate 60 blocks back, mine 61 elsewhere.

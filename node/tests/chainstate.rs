@@ -247,3 +247,28 @@ fn most_work_wins_and_invalidate_reconsider_move_the_tip() {
         Err(ProcessError::DuplicateInvalid)
     ));
 }
+
+#[test]
+fn verifychain_levels_and_damaged_undo_data() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut cs = open(dir.path(), false);
+        let g = tip_hash(&cs);
+        extend(&mut cs, g, 30, 1);
+        for level in 0..=4 {
+            cs.verify_recent(level, 6).unwrap();
+        }
+        cs.verify_recent(4, 0).unwrap();
+        cs.flush().unwrap();
+    }
+    // Damage the last undo record: level 1 still passes, level 2 fails.
+    let rev = dir.path().join("blocks/rev00000.dat");
+    let mut bytes = std::fs::read(&rev).unwrap();
+    let n = bytes.len();
+    bytes[n - 1] ^= 0xff;
+    std::fs::write(&rev, &bytes).unwrap();
+    let mut cs = open(dir.path(), false);
+    cs.verify_recent(1, 6).unwrap();
+    let e = cs.verify_recent(2, 6).unwrap_err();
+    assert!(e.contains("checksum"), "{e}");
+}

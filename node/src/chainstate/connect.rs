@@ -4,6 +4,7 @@
 //! that moves to the best valid chain.
 
 use std::collections::{HashMap, HashSet};
+use std::time::Instant;
 
 use bitcoin::hashes::Hash;
 use bitcoin::BlockHash;
@@ -71,9 +72,11 @@ impl Chainstate {
         &mut self,
         bytes: &[u8],
     ) -> Result<(Idx, Vec<ConnectedBlock>), ProcessError> {
+        let start = Instant::now();
         let archive = archive_of(bytes).map_err(ProcessError::Invalid)?;
         let idx = self.accept(&archive, None, Some(bytes))?;
         self.archives.insert(idx, archive);
+        self.timings.accept += start.elapsed();
         let events = self.activate_best_chain()?;
         if let Some(reason) = self.failures.get(&idx) {
             return Err(ProcessError::Invalid(Rejection::from_reason(reason)));
@@ -199,6 +202,7 @@ impl Chainstate {
 
     /// Connects `idx`, a child of the tip.
     fn connect_tip(&mut self, idx: Idx) -> Result<ConnectedBlock, ConnectFailure> {
+        let start = Instant::now();
         let archive = self.load_archive(idx)?;
         let block = view(&archive)?;
         let (hash, height) = {
@@ -282,7 +286,10 @@ impl Chainstate {
             spent.push(coins);
         }
 
-        rules::connect_checks(self, block, idx, &spent).map_err(ConnectFailure::Invalid)?;
+        let looked_up = Instant::now();
+        let stats =
+            rules::connect_checks(self, block, idx, &spent).map_err(ConnectFailure::Invalid)?;
+        let checked = Instant::now();
 
         // Commit to the cache, then the undo data.
         for key in &spent_from_set {
@@ -305,6 +312,13 @@ impl Chainstate {
         self.txindex_update(block, hash, true);
         self.active.push(idx);
         self.blocks_since_flush += 1;
+        let t = &mut self.timings;
+        t.blocks += 1;
+        t.script_checks += stats.script_checks as u64;
+        t.lookups += looked_up - start;
+        t.scripts += stats.script_time;
+        t.checks += (checked - looked_up).saturating_sub(stats.script_time);
+        t.commit += checked.elapsed();
         Ok(ConnectedBlock {
             idx,
             hash,

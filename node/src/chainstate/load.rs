@@ -86,6 +86,7 @@ impl Chainstate {
             mocktime: None,
             txindex_pending: HashMap::new(),
             txindex_synced,
+            timings: Default::default(),
         };
         cs.check_files_cover_index()?;
         match best {

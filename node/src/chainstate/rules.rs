@@ -153,7 +153,7 @@ pub(super) fn connect_checks(
     block: &ArchivedBlockArchive,
     idx: Idx,
     spent: &[Vec<Coin>],
-) -> Result<(), Rejection> {
+) -> Result<validation::ConnectStats, Rejection> {
     let e = cs.tree.get(idx);
     let prev = e.prev.expect("connecting a block with a parent");
     let mtp_at = |h: u32| {
@@ -169,6 +169,10 @@ pub(super) fn connect_checks(
         verify_scripts: scripts_required(cs, idx),
         flags: cs.params.script_flags(e.height, &e.hash),
     };
-    validation::connect_block_checks(block, spent, &ctx, &cs.scripts)?;
-    Ok(())
+    Ok(validation::connect_block_checks(
+        block,
+        spent,
+        &ctx,
+        &cs.scripts,
+    )?)
 }

@@ -283,7 +283,7 @@ fn getchaintips(node: &Node, _: &Params, _: &Method) -> Result<Value, RpcError> 
             )
         })
         .collect();
-    out.sort_by_key(|b| std::cmp::Reverse(b.0));
+    out.sort_by_key(|o| std::cmp::Reverse(o.0));
     Ok(Value::Array(out.into_iter().map(|(_, v)| v).collect()))
 }
 
