@@ -94,6 +94,22 @@ fn parse_btc(s: &str) -> Option<i64> {
 }
 
 /// The mempool's policy options (Core's `ApplyArgsManOptions`).
+/// `-blockmaxweight` (4,000 to 4,000,000, as Core) and `-blockmintxfee`.
+fn mining_options(cfg: &Config) -> anyhow::Result<crate::node::MiningOptions> {
+    let mut o = crate::node::MiningOptions::default();
+    let w = cfg.get_int("blockmaxweight", o.max_weight as i64)?;
+    if !(4_000..=4_000_000).contains(&w) {
+        bail!("Specified -blockmaxweight ({w}) exceeds consensus maximum block weight (4000000)");
+    }
+    o.max_weight = w as u64;
+    if let Some(v) = cfg.get("blockmintxfee") {
+        let sat = parse_btc(v)
+            .ok_or_else(|| anyhow::anyhow!("Invalid amount for -blockmintxfee=<amount>: '{v}'"))?;
+        o.min_fee_rate = crate::mempool::FeeRate::from_sat_per_kvb(sat);
+    }
+    Ok(o)
+}
+
 fn mempool_options(cfg: &Config) -> anyhow::Result<MempoolOptions> {
     let mut o = MempoolOptions::default();
     let max_mb = cfg.get_int("maxmempool", (o.max_size_bytes / 1_000_000) as i64)?;
@@ -211,6 +227,7 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
             ..ChainstateOptions::default()
         },
         mempool: mempool_options(&cfg)?,
+        mining: mining_options(&cfg)?,
     };
     let node = Node::open(opts).context("cannot open the chainstate")?;
     {

@@ -26,6 +26,28 @@ pub struct NodeOptions {
     pub chainstate: ChainstateOptions,
     /// Mempool options.
     pub mempool: MempoolOptions,
+    /// Block assembly (`-blockmaxweight`, `-blockmintxfee`).
+    pub mining: MiningOptions,
+}
+
+/// Block assembly options.
+#[derive(Clone, Copy, Debug)]
+pub struct MiningOptions {
+    /// `-blockmaxweight`.
+    pub max_weight: u64,
+    /// `-blockmintxfee`.
+    pub min_fee_rate: crate::mempool::FeeRate,
+}
+
+impl Default for MiningOptions {
+    fn default() -> Self {
+        MiningOptions {
+            max_weight: crate::mining::DEFAULT_BLOCK_MAX_WEIGHT,
+            min_fee_rate: crate::mempool::FeeRate::from_sat_per_kvb(
+                crate::mining::DEFAULT_BLOCK_MIN_TX_FEE,
+            ),
+        }
+    }
 }
 
 /// Chainstate and mempool, locked together.
@@ -45,6 +67,8 @@ pub struct Node {
     pub params: ChainParams,
     /// `<datadir>/<network>`.
     pub net_dir: PathBuf,
+    /// Block assembly options.
+    pub mining: MiningOptions,
     /// When the node started.
     pub started: Instant,
     stop: (Mutex<bool>, Condvar),
@@ -154,6 +178,7 @@ impl Node {
             }),
             params,
             net_dir: opts.net_dir,
+            mining: opts.mining,
             started: Instant::now(),
             stop: (Mutex::new(false), Condvar::new()),
             synced: Mutex::new(0),
@@ -317,10 +342,8 @@ impl Node {
             version: 0x2000_0000,
             subsidy: chain.params().block_subsidy(height),
             coinbase_script,
-            max_weight: 3_996_000,
-            min_fee_rate: crate::mempool::FeeRate::from_sat_per_kvb(
-                crate::mining::DEFAULT_BLOCK_MIN_TX_FEE,
-            ),
+            max_weight: self.mining.max_weight,
+            min_fee_rate: self.mining.min_fee_rate,
         }
     }
 

@@ -182,6 +182,7 @@ fn open(dir: &std::path::Path, reindex: bool) -> Arc<Node> {
             ..ChainstateOptions::default()
         },
         mempool: MempoolOptions::default(),
+        mining: Default::default(),
     })
     .expect("open node")
 }
