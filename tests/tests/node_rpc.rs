@@ -2147,6 +2147,16 @@ fn mempool_policy_options_take_effect() {
         &args("-minrelaytxfee=abc"),
         "Invalid amount for -minrelaytxfee",
     );
+    refuses_to_start(
+        d.path(),
+        &args("-blockmaxweight=4000001"),
+        "exceeds consensus maximum block weight",
+    );
+    refuses_to_start(
+        d.path(),
+        &args("-blockmintxfee=x"),
+        "Invalid amount for -blockmintxfee",
+    );
 }
 
 /// Signs the one input, a P2WPKH output of `key` worth `value`.
