@@ -53,7 +53,7 @@ pub fn new_chain() -> MemoryChain {
     let mut chain = MemoryChain::new();
     let mut genesis = bitcoin::blockdata::constants::genesis_block(Network::Regtest);
     // A recent time, so the wallet's anti-fee-sniping sees a synced tip.
-    genesis.header.time = (btc_wallet::wallet::now() - 100_000) as u32;
+    genesis.header.time = (btc_wallet::wallet::now() - 20_000) as u32;
     chain.push_block(&genesis).unwrap();
     chain
 }
@@ -102,7 +102,7 @@ pub fn mine(chain: &mut MemoryChain, script: ScriptBuf, txs: Vec<Transaction>) -
             version: Version::from_consensus(0x2000_0000),
             prev_blockhash: tip_hash,
             merkle_root: TxMerkleNode::all_zeros(),
-            time: prev_time + 600,
+            time: prev_time + 60,
             bits: CompactTarget::from_consensus(0x207f_ffff),
             nonce: 0,
         },
