@@ -49,7 +49,7 @@ pub use balance::Balance;
 pub use chain::{Chain, MemoryChain};
 pub use error::{RpcError, StoreError, WalletError};
 pub use index::{OutpointIndex, ScriptIndex, ScriptOrigin};
-// pub use manager::WalletManager;
+pub use manager::WalletManager;
 pub use output_type::OutputType;
 pub use scan::{match_block, Matches, TxMatch};
 pub use sync::RemovalReason;

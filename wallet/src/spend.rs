@@ -546,7 +546,9 @@ impl Wallet {
         } else {
             for (i, r) in recipients.iter().enumerate() {
                 let o = &outputs[first_recipient + i];
-                if r.amount.to_sat() < o.script_pubkey.minimal_non_dust().to_sat() {
+                if !o.script_pubkey.is_op_return()
+                    && r.amount.to_sat() < o.script_pubkey.minimal_non_dust().to_sat()
+                {
                     return Err(err("Transaction amount too small"));
                 }
             }

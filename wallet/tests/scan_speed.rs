@@ -43,7 +43,10 @@ fn match_block_on_702861() {
         .count();
     let got_outputs: usize = m.txs.iter().map(|t| t.outputs.len()).sum();
     assert_eq!(got_outputs, expected_outputs);
-    assert!(m.txs.iter().any(|t| t.index == 7 && t.outputs.iter().any(|o| o.0 == 1)));
+    assert!(m
+        .txs
+        .iter()
+        .any(|t| t.index == 7 && t.outputs.iter().any(|o| o.0 == 1)));
     assert!(m.txs.iter().any(|t| t.index == 9 && t.spends == vec![0]));
 
     let n = 2000;
