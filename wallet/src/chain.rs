@@ -1,0 +1,62 @@
+//! What the wallet needs from the node, modelled on Bitcoin Core's
+//! `interfaces::Chain`: a handful of calls, none of them per output or
+//! per block in a loop. Blocks themselves are not fetched through this
+//! trait: the node pushes them ([`crate::Wallet::block_connected`] and
+//! friends), in place, as archived blocks.
+//!
+//! [`MemoryChain`] is an in-memory implementation for tests: a chain of
+//! archived blocks built in the test, a set of "mempool" transactions and a
+//! settable fee estimate.
+
+mod memory;
+
+pub use memory::MemoryChain;
+
+use bitcoin::{Amount, BlockHash, FeeRate, Transaction, Txid};
+use btc_core::ArchivedBlockArchive;
+
+/// The node, as the wallet sees it.
+pub trait Chain {
+    /// Height and hash of the active chain's tip, or `None` before genesis
+    /// is loaded.
+    fn tip(&self) -> Option<(u32, BlockHash)>;
+
+    /// Hash of the active chain's block at `height`.
+    fn block_hash(&self, height: u32) -> Option<BlockHash>;
+
+    /// Core's `findLocatorFork`: the height and hash of the last block of
+    /// `locator` (hashes from the wallet's last processed block back to
+    /// genesis, densest near the tip) that is on the active chain. The node
+    /// then replays the blocks after it.
+    fn find_locator_fork(&self, locator: &[BlockHash]) -> Option<(u32, BlockHash)>;
+
+    /// Calls `f` with the active chain's block at `height`, in place (a
+    /// rescan reads blocks this way, as Core's `findBlock(.., data)`).
+    /// Returns `false` when the block is not available.
+    fn with_block(&self, height: u32, f: &mut dyn FnMut(&ArchivedBlockArchive)) -> bool;
+
+    /// Core's `findFirstBlockWithTimeAndHeight`: the height of the first
+    /// block whose time is at least `time`. A rescan for keys created at
+    /// `time` (less Core's two-hour window) starts there.
+    fn find_first_block_with_time(&self, time: u64) -> Option<u32>;
+
+    /// Fee estimate for confirmation within `conf_target` blocks (Core's
+    /// `estimateSmartFee`), or `None` when the node has no estimate.
+    fn estimate_fee(&self, conf_target: u32) -> Option<FeeRate>;
+
+    /// The fee rate below which the node's mempool refuses transactions
+    /// (Core: `max(mempoolMinFee, minRelayTxFee)`). Defaults to 1 sat/vB.
+    fn min_fee(&self) -> FeeRate {
+        FeeRate::from_sat_per_vb_u32(1)
+    }
+
+    /// Submits `tx` to the node's mempool and relays it (Core's
+    /// `broadcastTransaction`). `max_fee` is the highest absolute fee the
+    /// node accepts for it. The error is Core's reject reason, e.g.
+    /// `"insufficient fee"` or `"bad-txns-inputs-missingorspent"`.
+    fn broadcast(&self, tx: &Transaction, max_fee: Amount) -> Result<Txid, String>;
+
+    /// Core's `testmempoolaccept` for one transaction: `Ok` when the node's
+    /// mempool would take it, else the reject reason. Nothing is changed.
+    fn mempool_accept_test(&self, tx: &Transaction) -> Result<(), String>;
+}
