@@ -154,9 +154,24 @@ fn lock_data_dir(net_dir: &std::path::Path) -> anyhow::Result<nix::fcntl::Flock<
     })
 }
 
+/// Which program is running.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Program {
+    /// `bitcoin-node`: no wallet in this process (the wallet process is
+    /// not wired up yet, so it runs as with `-disablewallet`).
+    Node,
+    /// `bitcoind`: the node with its wallets in one process.
+    Bitcoind,
+}
+
 /// Runs `bitcoin-node` with `args` (without the program name) until it is
 /// stopped by RPC or a signal.
 pub fn run(args: Vec<String>) -> anyhow::Result<()> {
+    run_program(Program::Node, args)
+}
+
+/// Runs `program` with `args` until it is stopped by RPC or a signal.
+pub fn run_program(program: Program, args: Vec<String>) -> anyhow::Result<()> {
     let signals = crate::signals::block_termination()?;
     // SIGHUP reopens debug.log (as Core, for logrotate) instead of ending
     // the process: blocked here, before any thread starts, and waited for
@@ -230,6 +245,33 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
         mining: mining_options(&cfg)?,
     };
     let node = Node::open(opts).context("cannot open the chainstate")?;
+    let wallets = if program == Program::Bitcoind && !cfg.get_bool("disablewallet", false) {
+        let dir = match cfg.get_path("walletdir") {
+            Some(d) => cfg.abs_path(&d, false),
+            None => net_dir.join("wallets"),
+        };
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create the wallet directory {}", dir.display()))?;
+        let fallback =
+            match cfg.get("fallbackfee") {
+                None => None,
+                Some(v) => Some(parse_btc(v).ok_or_else(|| {
+                    anyhow::anyhow!("Invalid amount for -fallbackfee=<amount>: '{v}'")
+                })? as u64),
+            };
+        let w = crate::wallets::LocalWallets::new(
+            &dir,
+            crate::wallets::LocalWallets::options(node.params.network, fallback),
+        );
+        node.attach_wallets(w.clone());
+        let thread = w.start(node.clone());
+        w.load_at_start(&node, &cfg.get_all("wallet"))
+            .map_err(|e| anyhow::anyhow!(e))?;
+        log_line!("Wallets in {}", dir.display());
+        Some((w, thread))
+    } else {
+        None
+    };
     {
         let st = node.lock();
         log_line!(
@@ -259,6 +301,11 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
     node.wait_for_stop();
     log_line!("Shutdown: stopping RPC");
     server.stop();
+    if let Some((w, thread)) = wallets {
+        log_line!("Shutdown: stopping the wallets");
+        w.stop();
+        let _ = thread.join();
+    }
     log_line!("Shutdown: flushing the chainstate");
     node.flush()?;
     drop(cookie);

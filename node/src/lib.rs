@@ -21,3 +21,4 @@ pub mod signals;
 pub mod store;
 pub mod undo;
 pub mod validation;
+pub mod wallets;

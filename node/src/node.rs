@@ -75,6 +75,8 @@ pub struct Node {
     /// Group commit: how many appended blocks are known durable. Holding
     /// this lock means syncing.
     synced: Mutex<u64>,
+    /// Wallets in this process (`bitcoind`), once attached.
+    wallets: std::sync::OnceLock<Arc<crate::wallets::LocalWallets>>,
     /// Group-commit syncs made, for tests and stats.
     syncs: std::sync::atomic::AtomicU64,
 }
@@ -183,7 +185,46 @@ impl Node {
             stop: (Mutex::new(false), Condvar::new()),
             synced: Mutex::new(0),
             syncs: std::sync::atomic::AtomicU64::new(0),
+            wallets: std::sync::OnceLock::new(),
         }))
+    }
+
+    /// Attaches in-process wallets: from now on they get every block event.
+    pub fn attach_wallets(&self, wallets: Arc<crate::wallets::LocalWallets>) {
+        let _ = self.wallets.set(wallets);
+    }
+
+    /// The in-process wallets, if any.
+    pub fn wallets(&self) -> Option<&Arc<crate::wallets::LocalWallets>> {
+        self.wallets.get()
+    }
+
+    /// Applies block events to the mempool and queues them for the wallets,
+    /// in chain order (the caller holds the state lock).
+    pub fn publish(&self, st: &mut State, events: Vec<ConnectedBlock>) {
+        st.apply_events(&events);
+        if let Some(w) = self.wallets.get() {
+            w.queue(events.into_iter().map(|ev| {
+                if ev.connected {
+                    crate::wallets::WalletEvent::Connected {
+                        height: ev.height,
+                        archive: ev.archive,
+                    }
+                } else {
+                    crate::wallets::WalletEvent::Disconnected {
+                        height: ev.height,
+                        archive: ev.archive,
+                    }
+                }
+            }));
+        }
+    }
+
+    /// Tells the wallets about a transaction that entered the mempool.
+    pub fn publish_tx(&self, tx: &Transaction) {
+        if let Some(w) = self.wallets.get() {
+            w.queue([crate::wallets::WalletEvent::TxAdded(tx.clone())]);
+        }
     }
 
     /// Locks chainstate and mempool.
@@ -206,7 +247,7 @@ impl Node {
             st.appended += 1;
             let out = match result {
                 Ok((idx, events)) => {
-                    st.apply_events(&events);
+                    self.publish(&mut st, events);
                     Ok((st.chain.tree().get(idx).hash, st.chain.is_active(idx)))
                 }
                 Err(e) => Err(e),
@@ -273,7 +314,7 @@ impl Node {
                 st.appended += 1;
                 match result {
                     Ok((idx, events)) => {
-                        st.apply_events(&events);
+                        self.publish(&mut st, events);
                         hashes.push(st.chain.tree().get(idx).hash);
                     }
                     Err(e) => {
@@ -314,7 +355,7 @@ impl Node {
         let seq = st.appended;
         let result = match result {
             Ok((_, events)) => {
-                st.apply_events(&events);
+                self.publish(&mut st, events);
                 Ok(block)
             }
             Err(e) => Err(format!("TestBlockValidity failed: {e}")),

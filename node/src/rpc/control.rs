@@ -117,7 +117,7 @@ fn invalidateblock(node: &Node, p: &Params, m: &Method) -> Result<Value, RpcErro
         .chain
         .invalidate_block(idx)
         .map_err(|e| err(codes::RPC_DATABASE_ERROR, e.to_string()))?;
-    st.apply_events(&events);
+    node.publish(&mut st, events);
     Ok(Value::Null)
 }
 
@@ -129,6 +129,6 @@ fn reconsiderblock(node: &Node, p: &Params, m: &Method) -> Result<Value, RpcErro
         .chain
         .reconsider_block(idx)
         .map_err(|e| err(codes::RPC_DATABASE_ERROR, e.to_string()))?;
-    st.apply_events(&events);
+    node.publish(&mut st, events);
     Ok(Value::Null)
 }

@@ -104,6 +104,12 @@ impl RpcHandler for Dispatcher {
         if req.method == "help" {
             return self.help(&req.params);
         }
+        if let Some(w) = self.node.wallets() {
+            if w.handles(&req.method) {
+                let name = req.path.strip_prefix("/wallet/");
+                return w.call(&self.node, name, &req.method, &req.params);
+            }
+        }
         if req.path.starts_with("/wallet/") {
             return Err(err(
                 codes::RPC_WALLET_NOT_FOUND,

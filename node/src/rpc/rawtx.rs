@@ -204,8 +204,14 @@ fn sendrawtransaction(node: &Node, p: &Params, m: &Method) -> Result<Value, RpcE
         max_fee_rate: Some(max),
         now: st.chain.now(),
     };
-    match st.mempool.accept(tx, &View::new(&mut st.chain), opts) {
-        Ok(_) => Ok(json!(txid.to_string())),
+    match st
+        .mempool
+        .accept(tx.clone(), &View::new(&mut st.chain), opts)
+    {
+        Ok(_) => {
+            node.publish_tx(&tx);
+            Ok(json!(txid.to_string()))
+        }
         Err(r) => Err(err(r.rpc_code(), r.rpc_message())),
     }
 }
