@@ -32,13 +32,27 @@ use serde_json::{json, Value};
 // ---------------------------------------------------------------------------
 // The binary
 
+thread_local! {
+    /// The program this test thread runs: `bitcoin-node`, or `bitcoind`
+    /// for the tests of the wallet inside the node (each test runs on its
+    /// own thread).
+    static PROGRAM: std::cell::Cell<&'static str> = const { std::cell::Cell::new("bitcoin-node") };
+}
+
 fn node_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(build_node_bin)
+    let bin = BIN.get_or_init(build_node_bin);
+    match PROGRAM.with(|p| p.get()) {
+        "bitcoind" => {
+            static BITCOIND: OnceLock<PathBuf> = OnceLock::new();
+            BITCOIND.get_or_init(|| bin.with_file_name("bitcoind"))
+        }
+        _ => bin,
+    }
 }
 
 fn build_node_bin() -> PathBuf {
-    const HOW: &str = "cargo build --release -p btc-node --bin bitcoin-node";
+    const HOW: &str = "cargo build --release -p btc-node --bins";
     let exe = std::env::current_exe().expect("current_exe");
     // <target>/<profile>/deps/node_rpc-<hash>
     let profile_dir = exe
@@ -47,7 +61,7 @@ fn build_node_bin() -> PathBuf {
         .expect("the test binary lives in <target>/<profile>/deps")
         .to_path_buf();
     let bin = profile_dir.join("bitcoin-node");
-    if !is_stale(&bin) {
+    if !is_stale(&bin) && !is_stale(&profile_dir.join("bitcoind")) {
         return bin;
     }
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
@@ -59,14 +73,7 @@ fn build_node_bin() -> PathBuf {
     };
     eprintln!("bitcoin-node is missing or older than its sources: building it");
     let out = Command::new(&cargo)
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            "btc-node",
-            "--bin",
-            "bitcoin-node",
-        ])
+        .args(["build", "--quiet", "-p", "btc-node", "--bins"])
         .args(["--profile", profile])
         .env("CARGO_TARGET_DIR", target)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -182,8 +189,13 @@ fn http_exchange(port: u16, request: &[u8]) -> io::Result<HttpReply> {
 
 /// A POST with `Connection: close`, optionally with Basic credentials.
 fn post(port: u16, userpass: Option<&str>, body: &str) -> io::Result<HttpReply> {
+    post_to(port, "/", userpass, body)
+}
+
+/// [`post`] to `path` (`/wallet/<name>`).
+fn post_to(port: u16, path: &str, userpass: Option<&str>, body: &str) -> io::Result<HttpReply> {
     let mut req = format!(
-        "POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
         body.len()
     );
     if let Some(up) = userpass {
@@ -214,7 +226,18 @@ enum CallError {
 }
 
 fn rpc_call(port: u16, userpass: &str, method: &str, params: &Value) -> Result<Value, CallError> {
-    let r = post(port, Some(userpass), &request_body(method, params)).map_err(CallError::Io)?;
+    rpc_call_at(port, "/", userpass, method, params)
+}
+
+fn rpc_call_at(
+    port: u16,
+    path: &str,
+    userpass: &str,
+    method: &str,
+    params: &Value,
+) -> Result<Value, CallError> {
+    let r = post_to(port, path, Some(userpass), &request_body(method, params))
+        .map_err(CallError::Io)?;
     let v: Value =
         serde_json::from_str(&r.body).map_err(|_| CallError::Http(r.status, r.body.clone()))?;
     match v.get("error") {
@@ -366,6 +389,15 @@ impl Node {
             Ok(v) => Ok(v),
             Err(CallError::Rpc(e)) => Err(e),
             Err(e) => panic!("{method} {params}: {e:?}\n{}", self.diagnostics()),
+        }
+    }
+
+    /// A call to `path` (`/wallet/<name>`); an RPC error is returned.
+    fn call_at(&self, path: &str, method: &str, params: Value) -> Result<Value, RpcErr> {
+        match rpc_call_at(self.port, path, &self.auth, method, &params) {
+            Ok(v) => Ok(v),
+            Err(CallError::Rpc(e)) => Err(e),
+            Err(e) => panic!("{path} {method} {params}: {e:?}\n{}", self.diagnostics()),
         }
     }
 
@@ -2172,4 +2204,67 @@ fn sign(key: &Key, mut tx: Transaction, value: Amount) -> Transaction {
     };
     tx.input[0].witness = Witness::p2wpkh(&sig, &key.pk.0);
     tx
+}
+
+// ---------------------------------------------------------------------------
+// bitcoind: the wallets inside the node's process
+
+/// The wallet scenario of `../shared/acceptance/wallet-modes-equal` on
+/// `bitcoind`: two wallets, mining, a send, balances and history; then a
+/// kill -9 and a restart with `-wallet`, which loses nothing.
+#[test]
+fn bitcoind_wallets_mine_send_and_survive_kill9() {
+    PROGRAM.with(|p| p.set("bitcoind"));
+    let d = tempdir();
+    let mut n = Node::start(d.path(), &["-fallbackfee=0.0002"]);
+    n.rpc("createwallet", json!(["a"]));
+    n.rpc("createwallet", json!(["b"]));
+    let w = |n: &Node, name: &str, method: &str, params: Value| {
+        n.call_at(&format!("/wallet/{name}"), method, params.clone())
+            .unwrap_or_else(|e| panic!("{name} {method} {params}: {e:?}"))
+    };
+    let a = w(&n, "a", "getnewaddress", json!([]));
+    let b = w(&n, "b", "getnewaddress", json!([]));
+    let a = a.as_str().unwrap().to_string();
+    let b = b.as_str().unwrap().to_string();
+    n.rpc("generatetoaddress", json!([110, a]));
+    let bal = w(&n, "a", "getbalances", json!([]));
+    assert_eq!(btc(&bal["mine"]["trusted"]), 500.0, "{bal}");
+    assert_eq!(btc(&bal["mine"]["immature"]), 5000.0, "{bal}");
+    let txid = w(&n, "a", "sendtoaddress", json!([b, 12.5]));
+    assert!(is_hex64(&txid), "{txid}");
+    let pool = n.rpc("getrawmempool", json!([]));
+    assert_eq!(
+        pool,
+        json!([txid]),
+        "the wallet's send is in the node's mempool"
+    );
+    n.rpc("generatetoaddress", json!([1, a]));
+    let bal_b = w(&n, "b", "getbalances", json!([]));
+    assert_eq!(btc(&bal_b["mine"]["trusted"]), 12.5, "{bal_b}");
+    let list = w(&n, "b", "listtransactions", json!(["*", 100]));
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list[0]["category"], "receive");
+    // Without a wallet endpoint and two wallets loaded: Core's -19.
+    n.rpc_err("getbalance", json!([]), -19);
+    // An unknown wallet: -18.
+    let e = n
+        .call_at("/wallet/nope", "getbalance", json!([]))
+        .unwrap_err();
+    assert_eq!(e.code, -18, "{e:?}");
+    let before_a = w(&n, "a", "getbalances", json!([]));
+
+    n.child.kill().unwrap();
+    n.child.wait().unwrap();
+    let n = Node::start(d.path(), &["-fallbackfee=0.0002", "-wallet=a", "-wallet=b"]);
+    let w = |name: &str, method: &str| {
+        n.call_at(&format!("/wallet/{name}"), method, json!([]))
+            .unwrap_or_else(|e| panic!("{name} {method}: {e:?}"))
+    };
+    assert_eq!(w("a", "getbalances")["mine"], before_a["mine"]);
+    assert_eq!(btc(&w("b", "getbalances")["mine"]["trusted"]), 12.5);
+    // -disablewallet: no wallet methods.
+    drop(n);
+    let n = Node::start(d.path(), &["-disablewallet"]);
+    n.rpc_err("listwallets", json!([]), -32601);
 }
