@@ -46,9 +46,9 @@
 //! `--rebuild` (ignore the cached chain), `--coins-in-cache` (skip the
 //! flush after the setup: the spent coins are found in the UTXO cache, as
 //! coins created shortly before are in a node with a large `-dbcache`),
-//! `--max-others CORES` (repeat a measurement, after 10 s, while other
-//! processes used more than CORES meanwhile: for a 2-thread figure on a
-//! shared 2-core machine).
+//! `--max-others CORES` (before each measurement wait for the machine to
+//! be quiet, and repeat it when other processes used more than CORES
+//! meanwhile: for a 2-thread figure on a shared 2-core machine).
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -818,9 +818,32 @@ fn summarize(runs: &[&Run], alone: &[(Duration, CpuUse)], blocks: usize) -> Summ
     }
 }
 
+/// Waits (sleeping) until the whole machine stays under `max` busy cores
+/// for 3 s, at most 30 minutes.
+fn wait_quiet(max: f64, log: &dyn Fn(String)) {
+    let since = Instant::now();
+    let mut said = false;
+    while since.elapsed() < Duration::from_secs(1800) {
+        let meter = CpuMeter::start();
+        std::thread::sleep(Duration::from_secs(3));
+        let cpu = meter.stop();
+        if cpu.others + cpu.own < max {
+            return;
+        }
+        if !said {
+            log(format!(
+                "waiting for the machine to go quiet ({:.2} cores busy)",
+                cpu.others + cpu.own
+            ));
+            said = true;
+        }
+    }
+}
+
 /// Runs `measure` (which returns its result and the cores other processes
-/// used meanwhile) until those stay under `--max-others`, waiting 10 s
-/// between attempts, at most 30 attempts (then the last one counts).
+/// used meanwhile). With `--max-others`, first waits for a quiet machine,
+/// and measures again while other processes used more than that, at most
+/// 20 attempts (then the last one counts).
 fn quiet<T>(
     args: &Args,
     log: &dyn Fn(String),
@@ -829,14 +852,16 @@ fn quiet<T>(
 ) -> T {
     let mut attempt = 1;
     loop {
+        if let Some(max) = args.max_others {
+            wait_quiet(max, log);
+        }
         let (result, others) = measure();
         match args.max_others {
-            Some(max) if others > max && attempt < 30 => {
+            Some(max) if others > max && attempt < 20 => {
                 log(format!(
-                    "{what}: other processes used {others:.2} cores (more than {max}); again in 10 s"
+                    "{what}: other processes used {others:.2} cores (more than {max}); measuring again"
                 ));
                 attempt += 1;
-                std::thread::sleep(Duration::from_secs(10));
             }
             _ => return result,
         }

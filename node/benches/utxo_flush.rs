@@ -27,7 +27,8 @@
 //! ```
 //!
 //! Options: `--quick`, `--runs N`, `--base N`, `--sizes 100000,400000`,
-//! `--json`.
+//! `--json`, `--max-others CORES` (before each flush, wait until the
+//! machine is that quiet for 3 s).
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -50,12 +51,14 @@ struct Args {
     base: usize,
     sizes: Vec<usize>,
     json: bool,
+    max_others: Option<f64>,
 }
 
 impl Args {
     fn parse() -> Args {
         let mut quick = false;
         let (mut runs, mut base, mut sizes, mut json) = (None, None, None, false);
+        let mut max_others = None;
         let mut it = std::env::args().skip(1);
         let num = |v: Option<String>, name: &str| -> usize {
             v.and_then(|v| v.replace('_', "").parse().ok())
@@ -67,6 +70,13 @@ impl Args {
                 "--json" => json = true,
                 "--runs" => runs = Some(num(it.next(), "--runs")),
                 "--base" => base = Some(num(it.next(), "--base")),
+                "--max-others" => {
+                    max_others = Some(
+                        it.next()
+                            .and_then(|v| v.parse().ok())
+                            .expect("--max-others needs a number of cores"),
+                    )
+                }
                 "--sizes" => {
                     sizes = Some(
                         it.next()
@@ -91,6 +101,7 @@ impl Args {
                 }
             }),
             json,
+            max_others,
         }
     }
 }
@@ -182,6 +193,29 @@ impl OthersCpu {
     }
 }
 
+/// Waits (sleeping) until the whole machine, this process's background
+/// threads included, stays under `max` busy cores for 3 s (at most 30
+/// minutes).
+fn wait_quiet(max: Option<f64>) {
+    let Some(max) = max else { return };
+    let since = Instant::now();
+    while since.elapsed().as_secs() < 1800 {
+        let (Some((b0, _)), at) = (cpu_jiffies(), Instant::now()) else {
+            return;
+        };
+        std::thread::sleep(std::time::Duration::from_secs(3));
+        let Some((b1, _)) = cpu_jiffies() else { return };
+        // SAFETY: sysconf has no preconditions.
+        let hz = match unsafe { libc::sysconf(libc::_SC_CLK_TCK) } {
+            t if t > 0 => t as f64,
+            _ => 100.0,
+        };
+        if (b1 - b0) as f64 / hz / at.elapsed().as_secs_f64() < max {
+            return;
+        }
+    }
+}
+
 /// A store in a fresh directory under cargo's target tmp dir (the build's
 /// disk, not tmpfs), and the keys of the coins it holds.
 struct Store {
@@ -233,8 +267,15 @@ impl Store {
     }
 
     /// Fills a cache with `spends` coins of the store spent and `creates`
-    /// new coins, then times its flush. Returns (seconds, coins written).
-    fn flush(&mut self, rng: &mut StdRng, spends: usize, creates: usize) -> (f64, usize) {
+    /// new coins, then times its flush. Returns (seconds, coins written,
+    /// cores other processes used meanwhile).
+    fn flush(
+        &mut self,
+        rng: &mut StdRng,
+        spends: usize,
+        creates: usize,
+        max_others: Option<f64>,
+    ) -> (f64, usize, f64) {
         let mut cache = CoinsCache::new(CACHE_LIMIT);
         for _ in 0..spends {
             let i = rng.random_range(0..self.live.len());
@@ -247,13 +288,16 @@ impl Store {
             cache.add(key, coin, false);
         }
         let batch = Batch::new(block_hash(rng));
+        wait_quiet(max_others);
+        let cpu = OthersCpu::start();
         let start = Instant::now();
         let stats = cache
             .flush(&mut self.store, batch, Durability::Immediate)
             .expect("flush");
         let secs = start.elapsed().as_secs_f64();
+        let others = cpu.stop();
         assert_eq!((stats.deletes, stats.puts), (spends, creates));
-        (secs, stats.puts + stats.deletes)
+        (secs, stats.puts + stats.deletes, others)
     }
 }
 
@@ -298,15 +342,14 @@ fn main() {
     for run in 0..args.runs {
         for &n in &args.sizes {
             let mut s = Store::new();
-            let cpu = OthersCpu::start();
-            let (secs, coins) = s.flush(&mut rng, 0, n);
+            let (secs, coins, others_cpu) = s.flush(&mut rng, 0, n, args.max_others);
             samples.push(Sample {
                 scenario: SCENARIOS[0],
                 size: n,
                 store_coins: 0,
                 secs,
                 coins,
-                others_cpu: cpu.stop(),
+                others_cpu,
             });
         }
         let mut s = Store::new();
@@ -314,15 +357,15 @@ fn main() {
         for &n in &args.sizes {
             for (scenario, spends) in [(SCENARIOS[1], 0), (SCENARIOS[2], n / 2)] {
                 let store_coins = s.live.len();
-                let cpu = OthersCpu::start();
-                let (secs, coins) = s.flush(&mut rng, spends, n - spends);
+                let (secs, coins, others_cpu) =
+                    s.flush(&mut rng, spends, n - spends, args.max_others);
                 samples.push(Sample {
                     scenario,
                     size: n,
                     store_coins,
                     secs,
                     coins,
-                    others_cpu: cpu.stop(),
+                    others_cpu,
                 });
             }
         }
