@@ -12,6 +12,7 @@ pub mod archive;
 pub mod data;
 pub mod hash;
 pub mod json;
+pub mod rpc_codes;
 pub mod script;
 
 pub use archive::{

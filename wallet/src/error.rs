@@ -3,58 +3,9 @@
 
 use thiserror::Error;
 
-/// Bitcoin Core's `RPCErrorCode` values the wallet uses.
+/// Bitcoin Core's `RPCErrorCode` values (shared with the node).
 pub mod codes {
-    /// Standard JSON-RPC 2.0: invalid request object.
-    pub const RPC_INVALID_REQUEST: i32 = -32600;
-    /// Standard JSON-RPC 2.0: method not found.
-    pub const RPC_METHOD_NOT_FOUND: i32 = -32601;
-    /// Standard JSON-RPC 2.0: internal error.
-    pub const RPC_INTERNAL_ERROR: i32 = -32603;
-    /// `std::exception` thrown in command handling (also usage errors).
-    pub const RPC_MISC_ERROR: i32 = -1;
-    /// Unexpected type was passed as parameter.
-    pub const RPC_TYPE_ERROR: i32 = -3;
-    /// Invalid address or key.
-    pub const RPC_INVALID_ADDRESS_OR_KEY: i32 = -5;
-    /// Invalid, missing or duplicate parameter.
-    pub const RPC_INVALID_PARAMETER: i32 = -8;
-    /// Database error.
-    pub const RPC_DATABASE_ERROR: i32 = -20;
-    /// Error parsing or validating structure in raw format.
-    pub const RPC_DESERIALIZATION_ERROR: i32 = -22;
-    /// General error during transaction or block submission.
-    pub const RPC_VERIFY_ERROR: i32 = -25;
-    /// Transaction or block was rejected by network rules.
-    pub const RPC_VERIFY_REJECTED: i32 = -26;
-    /// Transaction already in chain.
-    pub const RPC_VERIFY_ALREADY_IN_CHAIN: i32 = -27;
-    /// Unspecified problem with wallet (key not found etc.).
-    pub const RPC_WALLET_ERROR: i32 = -4;
-    /// Not enough funds in wallet or account.
-    pub const RPC_WALLET_INSUFFICIENT_FUNDS: i32 = -6;
-    /// Invalid label name.
-    pub const RPC_WALLET_INVALID_LABEL_NAME: i32 = -11;
-    /// Keypool ran out, call keypoolrefill first.
-    pub const RPC_WALLET_KEYPOOL_RAN_OUT: i32 = -12;
-    /// Enter the wallet passphrase with walletpassphrase first.
-    pub const RPC_WALLET_UNLOCK_NEEDED: i32 = -13;
-    /// The wallet passphrase entered was incorrect.
-    pub const RPC_WALLET_PASSPHRASE_INCORRECT: i32 = -14;
-    /// Command given in wrong wallet encryption state.
-    pub const RPC_WALLET_WRONG_ENC_STATE: i32 = -15;
-    /// Failed to encrypt the wallet.
-    pub const RPC_WALLET_ENCRYPTION_FAILED: i32 = -16;
-    /// Wallet is already unlocked.
-    pub const RPC_WALLET_ALREADY_UNLOCKED: i32 = -17;
-    /// Invalid wallet specified.
-    pub const RPC_WALLET_NOT_FOUND: i32 = -18;
-    /// No wallet specified (error when there are multiple wallets loaded).
-    pub const RPC_WALLET_NOT_SPECIFIED: i32 = -19;
-    /// This same wallet is already loaded.
-    pub const RPC_WALLET_ALREADY_LOADED: i32 = -35;
-    /// There is already a wallet with the same name.
-    pub const RPC_WALLET_ALREADY_EXISTS: i32 = -36;
+    pub use btc_core::rpc_codes::*;
 }
 
 /// Core's message for a locked wallet (-13).

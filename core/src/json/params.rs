@@ -8,15 +8,9 @@ use serde_json::Value;
 
 use super::decode;
 
-/// `RPC_TYPE_ERROR`: unexpected type was passed as parameter.
-pub const RPC_TYPE_ERROR: i32 = -3;
-/// `RPC_INVALID_PARAMETER`: invalid, missing or duplicate parameter.
-pub const RPC_INVALID_PARAMETER: i32 = -8;
-/// `RPC_DESERIALIZATION_ERROR`: error parsing or validating structure in raw
-/// format.
-pub const RPC_DESERIALIZATION_ERROR: i32 = -22;
-/// `RPC_INTERNAL_ERROR`.
-pub const RPC_INTERNAL_ERROR: i32 = -32603;
+pub use crate::rpc_codes::{
+    RPC_DESERIALIZATION_ERROR, RPC_INTERNAL_ERROR, RPC_INVALID_PARAMETER, RPC_TYPE_ERROR,
+};
 
 /// An RPC error as Core returns it: `{"code": code, "message": message}`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
