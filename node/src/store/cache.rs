@@ -97,6 +97,61 @@ impl CoinsCache {
         Ok(())
     }
 
+    /// Reads the coins at `keys` that the cache does not hold from `store`
+    /// on `threads` threads at once and keeps them (clean), so that the
+    /// [`CoinsCache::get`]s that follow are hits. A block's coins are
+    /// independent lookups: this takes their latency off the serial path.
+    pub fn prefetch<S: UtxoStore + Sync>(
+        &mut self,
+        store: &S,
+        keys: &[OutPointKey],
+        threads: usize,
+    ) -> Result<(), StoreError> {
+        let mut misses: Vec<OutPointKey> = keys
+            .iter()
+            .filter(|k| !self.map.contains_key(*k))
+            .copied()
+            .collect();
+        misses.sort_unstable();
+        misses.dedup();
+        let threads = threads.max(1);
+        if misses.len() < 64 || threads == 1 {
+            for k in &misses {
+                self.fetch(store, k)?;
+            }
+            return Ok(());
+        }
+        let chunk = misses.len().div_ceil(threads);
+        let found: Vec<Result<Vec<Option<Vec<u8>>>, StoreError>> = std::thread::scope(|s| {
+            let handles: Vec<_> = misses
+                .chunks(chunk)
+                .map(|part| s.spawn(move || part.iter().map(|k| store.get(k)).collect()))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or(Err(StoreError::Corrupt("a lookup thread panicked")))
+                })
+                .collect()
+        });
+        let mut keys = misses.iter();
+        for part in found {
+            for coin in part? {
+                let key = *keys.next().expect("one result per key");
+                self.insert(
+                    key,
+                    Entry {
+                        coin,
+                        dirty: false,
+                        fresh: false,
+                    },
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// The encoded coin at `key`, read through from `store` on a miss.
     pub fn get<S: UtxoStore>(
         &mut self,
