@@ -211,7 +211,34 @@ impl Chainstate {
         };
         debug_assert_eq!(self.tree.get(idx).prev, Some(self.tip()));
 
-        if rules::enforce_bip30(self, idx) {
+        // The coins the block spends from the UTXO set, and (where BIP30
+        // is checked) the outpoints it creates, read from the database on
+        // the script threads at once: a cold cache otherwise costs one
+        // serial lookup per input and per output.
+        let bip30 = rules::enforce_bip30(self, idx);
+        if self.scripts.threads() > 1 {
+            let in_block: HashSet<bitcoin::Txid> = block.txids().collect();
+            let mut keys: Vec<OutPointKey> = block
+                .txs()
+                .filter(|t| !t.is_coinbase())
+                .flat_map(|t| t.inputs())
+                .filter(|i| !in_block.contains(&i.prev_txid()))
+                .map(|i| outpoint_key(i.prev_txid().as_ref(), i.prev_vout()))
+                .collect();
+            if bip30 {
+                for tx in block.txs() {
+                    let txid = tx.txid();
+                    keys.extend(
+                        (0..tx.output_count() as u32).map(|n| outpoint_key(txid.as_ref(), n)),
+                    );
+                }
+            }
+            self.cache
+                .prefetch(&self.store, &keys, self.scripts.threads())
+                .map_err(ChainError::from)?;
+        }
+
+        if bip30 {
             for tx in block.txs() {
                 let txid = tx.txid();
                 for n in 0..tx.output_count() {
@@ -229,23 +256,6 @@ impl Chainstate {
                     }
                 }
             }
-        }
-
-        // The coins the block spends from the UTXO set, read from the
-        // database on the script threads at once (a cold cache otherwise
-        // costs one serial lookup per input).
-        if self.scripts.threads() > 1 {
-            let in_block: HashSet<bitcoin::Txid> = block.txids().collect();
-            let keys: Vec<OutPointKey> = block
-                .txs()
-                .filter(|t| !t.is_coinbase())
-                .flat_map(|t| t.inputs())
-                .filter(|i| !in_block.contains(&i.prev_txid()))
-                .map(|i| outpoint_key(i.prev_txid().as_ref(), i.prev_vout()))
-                .collect();
-            self.cache
-                .prefetch(&self.store, &keys, self.scripts.threads())
-                .map_err(ChainError::from)?;
         }
 
         // Coins spent and created, as an overlay on the cache: nothing
