@@ -22,8 +22,7 @@ use super::{AcceptOptions, Accepted, ChainView, Coin, FeeRate, Mempool};
 /// Core's `MEMPOOL_HEIGHT`: the height of a coin created by a mempool
 /// transaction.
 pub(super) const MEMPOOL_HEIGHT: u32 = 0x7FFF_FFFF;
-/// Core's `COINBASE_MATURITY`.
-pub const COINBASE_MATURITY: u32 = 100;
+pub use crate::params::COINBASE_MATURITY;
 /// Core's `MAX_MONEY`.
 const MAX_MONEY: i64 = 21_000_000 * 100_000_000;
 /// Core's `EXTRA_DESCENDANT_TX_SIZE_LIMIT` (CPFP carve-out).

@@ -17,7 +17,7 @@ pub const MIN_STANDARD_TX_NONWITNESS_SIZE: usize = 65;
 /// Core's `MAX_STANDARD_SCRIPTSIG_SIZE`.
 pub const MAX_STANDARD_SCRIPTSIG_SIZE: usize = 1650;
 /// Core's `MAX_P2SH_SIGOPS`.
-pub const MAX_P2SH_SIGOPS: u32 = 15;
+pub const MAX_P2SH_SIGOPS: u64 = 15;
 /// Core's `MAX_STANDARD_TX_SIGOPS_COST` (a fifth of the block's).
 pub const MAX_STANDARD_TX_SIGOPS_COST: i64 = 16_000;
 /// Core's `MAX_STANDARD_P2WSH_SCRIPT_SIZE`.
@@ -30,8 +30,7 @@ pub const MAX_STANDARD_P2WSH_STACK_ITEM_SIZE: usize = 80;
 pub const MAX_STANDARD_TAPSCRIPT_STACK_ITEM_SIZE: usize = 80;
 /// Core's `DEFAULT_BYTES_PER_SIGOP` (`-bytespersigop`).
 pub const BYTES_PER_SIGOP: u64 = 20;
-/// `WITNESS_SCALE_FACTOR`.
-pub const WITNESS_SCALE_FACTOR: u64 = 4;
+pub use crate::validation::sigops::WITNESS_SCALE_FACTOR;
 
 /// The options `IsStandardTx` reads.
 #[derive(Clone, Copy, Debug)]
@@ -200,7 +199,7 @@ pub fn is_witness_standard(tx: &Transaction, spent: &[Coin]) -> bool {
 }
 
 /// Core's `WitnessSigOps`.
-fn witness_sigops(version: u8, program: &[u8], witness: &bitcoin::Witness) -> u32 {
+fn witness_sigops(version: u8, program: &[u8], witness: &bitcoin::Witness) -> u64 {
     if version == 0 {
         if program.len() == 20 {
             return 1;
@@ -217,7 +216,7 @@ fn witness_sigops(version: u8, program: &[u8], witness: &bitcoin::Witness) -> u3
 /// Core's `GetTransactionSigOpCost` with the standard flags (P2SH and
 /// WITNESS on); `spent[i]` is the coin input `i` spends.
 pub fn sigop_cost(tx: &Transaction, spent: &[Coin]) -> i64 {
-    let legacy: u32 = tx
+    let legacy: u64 = tx
         .input
         .iter()
         .map(|i| script::sigop_count(i.script_sig.as_bytes(), false))
@@ -226,8 +225,8 @@ pub fn sigop_cost(tx: &Transaction, spent: &[Coin]) -> i64 {
                 .iter()
                 .map(|o| script::sigop_count(o.script_pubkey.as_bytes(), false)),
         )
-        .fold(0u32, u32::saturating_add);
-    let mut cost = i64::from(legacy) * WITNESS_SCALE_FACTOR as i64;
+        .fold(0u64, u64::saturating_add);
+    let mut cost = sigops_i64(legacy) * WITNESS_SCALE_FACTOR as i64;
     if tx.is_coinbase() {
         return cost;
     }
@@ -235,7 +234,7 @@ pub fn sigop_cost(tx: &Transaction, spent: &[Coin]) -> i64 {
         let sig = input.script_sig.as_bytes();
         if script::is_p2sh(&coin.script) {
             let p2sh = script::last_push(sig).map_or(0, |redeem| script::sigop_count(redeem, true));
-            cost += i64::from(p2sh) * WITNESS_SCALE_FACTOR as i64;
+            cost += sigops_i64(p2sh) * WITNESS_SCALE_FACTOR as i64;
         }
         let witness_ops = if let Some((v, p)) = script::witness_program(&coin.script) {
             witness_sigops(v, p, &input.witness)
@@ -247,9 +246,15 @@ pub fn sigop_cost(tx: &Transaction, spent: &[Coin]) -> i64 {
         } else {
             0
         };
-        cost += i64::from(witness_ops);
+        cost += sigops_i64(witness_ops);
     }
     cost
+}
+
+/// A sigop count as the signed cost Core keeps (counts are far below
+/// `i64::MAX`: at most 20 per byte of script).
+fn sigops_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 /// Core's `GetVirtualTransactionSize(weight, sigop_cost, bytes_per_sigop)`.

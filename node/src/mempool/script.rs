@@ -1,7 +1,13 @@
 //! Script inspection as Core's policy code does it, on raw script bytes:
-//! `GetScriptOp`, `IsPushOnly`, `GetSigOpCount`, `IsWitnessProgram`,
-//! `Solver` (output types), and the push-only evaluation that
-//! `AreInputsStandard` uses to find a P2SH redeem script.
+//! `Solver` (output types) and the push-only evaluation that
+//! `AreInputsStandard` uses to find a P2SH redeem script. The opcode walk,
+//! `IsPushOnly`, `GetSigOpCount`, `IsPayToScriptHash` and
+//! `IsWitnessProgram` are the consensus code's ([`crate::validation::sigops`]),
+//! re-exported here.
+
+pub use crate::validation::sigops::{
+    is_p2sh, is_push_only, last_push, ops, sigop_count, witness_program, Op, Ops,
+};
 
 /// Opcodes used below.
 pub const OP_0: u8 = 0x00;
@@ -26,80 +32,6 @@ pub const OP_CHECKMULTISIGVERIFY: u8 = 0xaf;
 pub const MAX_SCRIPT_SIZE: usize = 10_000;
 /// Core's `MAX_SCRIPT_ELEMENT_SIZE`.
 pub const MAX_SCRIPT_ELEMENT_SIZE: usize = 520;
-/// Core's `MAX_PUBKEYS_PER_MULTISIG`.
-const MAX_PUBKEYS_PER_MULTISIG: u32 = 20;
-
-/// One operation: the opcode and, for pushes, the pushed bytes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Op<'a> {
-    pub opcode: u8,
-    pub data: &'a [u8],
-}
-
-/// Iterates over the operations of a script (Core's `GetScriptOp`); yields
-/// `Err(())` once at a truncated push and stops.
-pub struct Ops<'a> {
-    script: &'a [u8],
-    pc: usize,
-    failed: bool,
-}
-
-/// The operations of `script`.
-pub fn ops(script: &[u8]) -> Ops<'_> {
-    Ops {
-        script,
-        pc: 0,
-        failed: false,
-    }
-}
-
-impl<'a> Iterator for Ops<'a> {
-    type Item = Result<Op<'a>, ()>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.failed || self.pc >= self.script.len() {
-            return None;
-        }
-        let s = self.script;
-        let opcode = s[self.pc];
-        self.pc += 1;
-        if opcode > OP_PUSHDATA4 {
-            return Some(Ok(Op { opcode, data: &[] }));
-        }
-        let (len, header) = match opcode {
-            OP_PUSHDATA1 => (s.get(self.pc).map(|&b| usize::from(b)), 1),
-            OP_PUSHDATA2 => (
-                s.get(self.pc..self.pc + 2)
-                    .map(|b| usize::from(u16::from_le_bytes([b[0], b[1]]))),
-                2,
-            ),
-            OP_PUSHDATA4 => (
-                s.get(self.pc..self.pc + 4).and_then(|b| {
-                    usize::try_from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])).ok()
-                }),
-                4,
-            ),
-            n => (Some(usize::from(n)), 0),
-        };
-        let start = self.pc + header;
-        match len.and_then(|len| s.get(start..start.checked_add(len)?)) {
-            Some(data) => {
-                self.pc = start + data.len();
-                Some(Ok(Op { opcode, data }))
-            }
-            None => {
-                self.failed = true;
-                Some(Err(()))
-            }
-        }
-    }
-}
-
-/// Core's `CScript::IsPushOnly`: every operation is a push (`OP_RESERVED`
-/// and `OP_1NEGATE` count as pushes) and no push is truncated.
-pub fn is_push_only(script: &[u8]) -> bool {
-    ops(script).all(|op| matches!(op, Ok(op) if op.opcode <= OP_16))
-}
 
 /// `DecodeOP_N`.
 fn decode_op_n(opcode: u8) -> u32 {
@@ -108,33 +40,6 @@ fn decode_op_n(opcode: u8) -> u32 {
     } else {
         u32::from(opcode - (OP_1 - 1))
     }
-}
-
-/// Core's `CScript::GetSigOpCount(fAccurate)`.
-pub fn sigop_count(script: &[u8], accurate: bool) -> u32 {
-    let mut n = 0u32;
-    let mut last = 0xffu8; // OP_INVALIDOPCODE
-    for op in ops(script) {
-        let Ok(op) = op else { break };
-        match op.opcode {
-            OP_CHECKSIG | OP_CHECKSIGVERIFY => n += 1,
-            OP_CHECKMULTISIG | OP_CHECKMULTISIGVERIFY => {
-                if accurate && (OP_1..=OP_16).contains(&last) {
-                    n += decode_op_n(last);
-                } else {
-                    n += MAX_PUBKEYS_PER_MULTISIG;
-                }
-            }
-            _ => {}
-        }
-        last = op.opcode;
-    }
-    n
-}
-
-/// Core's `IsPayToScriptHash`.
-pub fn is_p2sh(script: &[u8]) -> bool {
-    script.len() == 23 && script[0] == OP_HASH160 && script[1] == 0x14 && script[22] == OP_EQUAL
 }
 
 /// Core's `IsPayToAnchor`: `OP_1 <0x4e73>`.
@@ -146,19 +51,6 @@ pub fn is_pay_to_anchor(script: &[u8]) -> bool {
 /// [`MAX_SCRIPT_SIZE`].
 pub fn is_unspendable(script: &[u8]) -> bool {
     script.first() == Some(&OP_RETURN) || script.len() > MAX_SCRIPT_SIZE
-}
-
-/// Core's `IsWitnessProgram`: the version and program.
-pub fn witness_program(script: &[u8]) -> Option<(u8, &[u8])> {
-    if !(4..=42).contains(&script.len()) {
-        return None;
-    }
-    let version = match script[0] {
-        OP_0 => 0,
-        v @ OP_1..=OP_16 => v - (OP_1 - 1),
-        _ => return None,
-    };
-    (usize::from(script[1]) + 2 == script.len()).then(|| (version, &script[2..]))
 }
 
 /// Core's `Solver` output classes (`TxoutType`).
@@ -284,20 +176,6 @@ pub fn eval_pushes(script: &[u8]) -> Option<Vec<Vec<u8>>> {
         }
     }
     Some(stack)
-}
-
-/// The data of the last push of a scriptSig, as Core's P2SH sigop counting
-/// reads it (`None` if the script is not push-only).
-pub fn last_push(script_sig: &[u8]) -> Option<&[u8]> {
-    let mut data: &[u8] = &[];
-    for op in ops(script_sig) {
-        let op = op.ok()?;
-        if op.opcode > OP_16 {
-            return None;
-        }
-        data = op.data;
-    }
-    Some(data)
 }
 
 #[cfg(test)]

@@ -164,7 +164,7 @@ fn check_block_txs(
             ));
         }
     }
-    let legacy: i64 = block
+    let legacy: u64 = block
         .txdata
         .iter()
         .flat_map(|tx| {
@@ -177,9 +177,8 @@ fn check_block_txs(
                         .map(|o| sigop_count(o.script_pubkey.as_bytes(), false)),
                 )
         })
-        .map(i64::from)
         .sum();
-    if legacy * 4 > MAX_BLOCK_SIGOPS_COST {
+    if legacy.saturating_mul(4) > MAX_BLOCK_SIGOPS_COST as u64 {
         return Err(block_invalid(
             "bad-blk-sigops",
             "out-of-bounds SigOpCount".into(),

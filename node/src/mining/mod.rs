@@ -19,7 +19,7 @@ pub use descriptor::script_for_descriptor;
 use crate::mempool::FeeRate;
 
 /// Core's `MAX_BLOCK_SIGOPS_COST`.
-pub const MAX_BLOCK_SIGOPS_COST: i64 = 80_000;
+pub const MAX_BLOCK_SIGOPS_COST: i64 = crate::validation::MAX_BLOCK_SIGOPS_COST as i64;
 /// Core's `DEFAULT_BLOCK_MAX_WEIGHT` (`-blockmaxweight`).
 pub const DEFAULT_BLOCK_MAX_WEIGHT: u64 = 3_996_000;
 /// Core's `DEFAULT_BLOCK_MIN_TX_FEE` (`-blockmintxfee`), sat/kvB.
