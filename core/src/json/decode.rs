@@ -10,8 +10,7 @@ use bitcoin::{absolute, transaction, Block, Transaction, TxIn, TxOut, Witness};
 
 use super::script::has_valid_ops;
 
-/// Core's `MAX_SCRIPT_SIZE`.
-const MAX_SCRIPT_SIZE: usize = 10_000;
+use crate::script::MAX_SCRIPT_SIZE;
 /// Core's `MAX_SIZE` for a serialized vector's length.
 const MAX_SIZE: u64 = 0x0200_0000;
 

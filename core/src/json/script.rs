@@ -29,8 +29,6 @@ const OP_INVALIDOPCODE: u8 = 0xff;
 const MAX_OPCODE: u8 = 0xb9;
 /// Core's `MAX_SCRIPT_ELEMENT_SIZE`.
 const MAX_SCRIPT_ELEMENT_SIZE: usize = 520;
-/// Core's `MAX_SCRIPT_SIZE`.
-const MAX_SCRIPT_SIZE: usize = 10_000;
 /// Core's `MAX_PUBKEYS_PER_MULTISIG`.
 const MAX_PUBKEYS_PER_MULTISIG: i64 = 20;
 
@@ -95,11 +93,6 @@ pub(crate) fn has_valid_ops(script: &[u8]) -> bool {
     ops(script).all(|op| {
         op.is_ok_and(|op| op.opcode <= MAX_OPCODE && op.data.len() <= MAX_SCRIPT_ELEMENT_SIZE)
     })
-}
-
-/// Core's `CScript::IsUnspendable`.
-fn is_unspendable(script: &[u8]) -> bool {
-    script.first() == Some(&OP_RETURN) || script.len() > MAX_SCRIPT_SIZE
 }
 
 /// Core's `CScript::IsPushOnly` from `start`.
@@ -290,7 +283,7 @@ fn is_strict_signature(sig: &[u8]) -> bool {
 /// unless the script starts with `OP_RETURN`.
 pub fn script_to_asm(script: &Script, attempt_sighash_decode: bool) -> String {
     let bytes = script.as_bytes();
-    let decode_sighash = attempt_sighash_decode && !is_unspendable(bytes);
+    let decode_sighash = attempt_sighash_decode && !crate::script::is_unspendable(bytes);
     let mut out = String::new();
     for op in ops(bytes) {
         if !out.is_empty() {
@@ -601,7 +594,7 @@ pub fn decode_script(script: &Script, network: Network) -> Value {
             | TxoutType::WitnessV0KeyHash
             | TxoutType::WitnessV0ScriptHash
     ) && has_valid_ops(bytes)
-        && !is_unspendable(bytes)
+        && !crate::script::is_unspendable(bytes)
         && ops(bytes)
             .all(|op| op.is_ok_and(|op| op.opcode != OP_CHECKSIGADD && !is_op_success(op.opcode)));
     if !can_wrap {

@@ -32,3 +32,12 @@ pub use core_flags::{CoreFlags, FlagsError};
 pub use flags::{regtest_flags, VerifyFlags};
 pub use tx_checks::{check_transaction, TxCheckError};
 pub use verify::{verify_input, verify_tx, SpentOutput, SpentOutputs, VerifyError};
+
+/// Core's `MAX_SCRIPT_SIZE`.
+pub const MAX_SCRIPT_SIZE: usize = 10_000;
+
+/// Core's `CScript::IsUnspendable`: starts with `OP_RETURN` or is longer
+/// than [`MAX_SCRIPT_SIZE`]. Such outputs never enter the UTXO set.
+pub fn is_unspendable(script: &[u8]) -> bool {
+    script.first() == Some(&0x6a) || script.len() > MAX_SCRIPT_SIZE
+}

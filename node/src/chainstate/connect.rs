@@ -47,10 +47,7 @@ impl From<ChainError> for ConnectFailure {
     }
 }
 
-/// Core's `IsUnspendable`: such outputs never enter the UTXO set.
-pub(crate) fn is_unspendable(script: &[u8]) -> bool {
-    script.first() == Some(&0x6a) || script.len() > 10_000
-}
+pub(crate) use btc_core::script::is_unspendable;
 
 fn archive_of(bytes: &[u8]) -> Result<AlignedVec<ARCHIVE_ALIGN>, Rejection> {
     let wire = BlockWire::parse(bytes).map_err(|e| Rejection::decode(e.to_string()))?;

@@ -89,19 +89,8 @@ fn clamp_i64(v: i128) -> i64 {
     v.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
 }
 
-/// Core's `FormatMoney`: bitcoin with trailing zeros trimmed to at least two
-/// decimals (`0.0001`, `1.00`, `-0.5`).
-pub fn format_money(sat: i64) -> String {
-    let a = sat.unsigned_abs();
-    let mut s = format!("{}.{:08}", a / COIN as u64, a % COIN as u64);
-    while s.ends_with('0') && s.len() >= 3 && s.as_bytes()[s.len() - 3] != b'.' {
-        s.pop();
-    }
-    if sat < 0 {
-        s.insert(0, '-');
-    }
-    s
-}
+/// Core's `FormatMoney` (the consensus code's).
+pub use crate::validation::format_money;
 
 #[cfg(test)]
 mod tests {

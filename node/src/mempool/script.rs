@@ -28,8 +28,7 @@ pub const OP_CHECKSIGVERIFY: u8 = 0xad;
 pub const OP_CHECKMULTISIG: u8 = 0xae;
 pub const OP_CHECKMULTISIGVERIFY: u8 = 0xaf;
 
-/// Core's `MAX_SCRIPT_SIZE`.
-pub const MAX_SCRIPT_SIZE: usize = 10_000;
+pub use btc_core::script::MAX_SCRIPT_SIZE;
 /// Core's `MAX_SCRIPT_ELEMENT_SIZE`.
 pub const MAX_SCRIPT_ELEMENT_SIZE: usize = 520;
 
@@ -47,11 +46,7 @@ pub fn is_pay_to_anchor(script: &[u8]) -> bool {
     script == [OP_1, 0x02, 0x4e, 0x73]
 }
 
-/// Core's `IsUnspendable`: starts with `OP_RETURN` or is over
-/// [`MAX_SCRIPT_SIZE`].
-pub fn is_unspendable(script: &[u8]) -> bool {
-    script.first() == Some(&OP_RETURN) || script.len() > MAX_SCRIPT_SIZE
-}
+pub use btc_core::script::is_unspendable;
 
 /// Core's `Solver` output classes (`TxoutType`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -29,8 +29,7 @@ use super::sigops::{is_p2sh, ops, witness_program};
 
 /// Core's `MAX_SCRIPT_ELEMENT_SIZE`.
 const MAX_ELEMENT: usize = 520;
-/// Core's `MAX_SCRIPT_SIZE`.
-const MAX_SCRIPT_SIZE: usize = 10_000;
+use btc_core::script::MAX_SCRIPT_SIZE;
 
 /// The interpreter errors that [`diagnose`] can tell apart (Core's
 /// `ScriptError_t`), with Core's strings.
