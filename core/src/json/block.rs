@@ -2,6 +2,7 @@
 //! and `getblock` (`blockToJSON`) write them, and `GetDifficulty`.
 
 use bitcoin::block::Header;
+use bitcoin::hex::DisplayHex;
 use bitcoin::{Block, BlockHash, CompactTarget, Network, VarInt, Work};
 use serde_json::{Map, Value};
 
@@ -70,12 +71,7 @@ fn header_map(header: &Header, info: &HeaderInfo) -> Map<String, Value> {
     out.insert("nonce".into(), header.nonce.into());
     out.insert("bits".into(), format!("{bits:08x}").into());
     out.insert("difficulty".into(), double(difficulty(header.bits)));
-    let chainwork: String = info
-        .chainwork
-        .to_be_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let chainwork = info.chainwork.to_be_bytes().to_lower_hex_string();
     out.insert("chainwork".into(), chainwork.into());
     out.insert("nTx".into(), info.n_tx.into());
     if info.height > 0 {

@@ -7,11 +7,8 @@ use serde_json::{json, Map, Value};
 
 use super::{Entry, FeeRate, Mempool, PackageResult};
 
-/// An amount in bitcoin as a JSON number (a stand-in for the shared amount
-/// formatter).
-pub fn btc(sat: i64) -> Value {
-    json!(sat as f64 / 1e8)
-}
+/// An amount in bitcoin as Core prints it (8 decimals).
+pub use btc_core::json::amount as btc;
 
 /// `getmempoolentry`'s object (also each value of `getrawmempool true`).
 pub fn entry(pool: &Mempool, e: &Entry) -> Value {

@@ -2,6 +2,7 @@
 //! set.
 
 use bitcoin::consensus::{deserialize, encode::serialize_hex};
+use bitcoin::hex::DisplayHex;
 use bitcoin::{Block, BlockHash};
 use btc_core::json as cj;
 use serde_json::{json, Value};
@@ -103,7 +104,7 @@ pub(super) fn methods() -> Vec<Method> {
 }
 
 fn hex32(b: [u8; 32]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    b.to_lower_hex_string()
 }
 
 /// Core's chain names.
@@ -215,10 +216,7 @@ fn getblock(node: &Node, p: &Params, m: &Method) -> Result<Value, RpcError> {
         let bytes = c
             .read_block(idx)
             .map_err(|e| err(codes::RPC_MISC_ERROR, format!("Block not available ({e})")))?;
-        return Ok(json!(bytes
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()));
+        return Ok(json!(bytes.to_lower_hex_string()));
     }
     let block = read_block(c, idx)?;
     let info = header_info(c, idx);
