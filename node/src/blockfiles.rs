@@ -120,6 +120,28 @@ pub enum ScanEnd {
     },
 }
 
+/// What [`BlockFiles::next_record`] found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Next {
+    /// A whole record, now in the caller's buffer.
+    Record {
+        /// Where its payload starts.
+        pos: FilePos,
+        /// The header of the record after it.
+        next: FilePos,
+    },
+    /// No more records: the next one would go here.
+    End(FilePos),
+    /// The last file ends in a partial or damaged record at `at` (see
+    /// [`ScanEnd::TornTail`]).
+    Torn {
+        /// Start of the damaged record's header.
+        at: FilePos,
+        /// What is wrong with it.
+        what: String,
+    },
+}
+
 struct Appender {
     file: File,
     number: u32,
@@ -196,15 +218,12 @@ impl Series {
         header[4..8].copy_from_slice(&len.to_le_bytes());
         header[8..].copy_from_slice(&crc32fast::hash(payload).to_le_bytes());
         let path = self.path(self.tail.number);
-        let mut record = Vec::with_capacity(HEADER as usize + payload.len());
-        record.extend_from_slice(&header);
-        record.extend_from_slice(payload);
-        self.tail.file.write_all(&record).map_err(io_err(&path))?;
+        write_all_vectored(&mut self.tail.file, &header, payload).map_err(io_err(&path))?;
         let pos = FilePos {
             file: self.tail.number,
             offset: (self.tail.len + HEADER) as u32,
         };
-        self.tail.len += record.len() as u64;
+        self.tail.len += HEADER + payload.len() as u64;
         self.tail.dirty = true;
         Ok(pos)
     }
@@ -278,48 +297,56 @@ impl Series {
         }
     }
 
-    /// Reads every record from `from` (a record header's position) on.
-    fn scan(&mut self, from: FilePos, f: &mut RecordVisitor<'_>) -> Result<ScanEnd, FilesError> {
-        let mut number = from.file;
-        let mut offset = u64::from(from.offset);
-        let mut buf = Vec::new();
+    /// Reads the record whose header is at `at` (or, at the end of a file
+    /// that is not the last, the first of the next file) into `buf`.
+    fn next_record(&mut self, mut at: FilePos, buf: &mut Vec<u8>) -> Result<Next, FilesError> {
         loop {
-            let len = self.len_of(number)?;
-            let last = number >= self.tail.number;
-            while offset < len {
-                let at = FilePos {
-                    file: number,
-                    offset: offset as u32,
-                };
-                match self.scan_one(number, offset, len, &mut buf) {
-                    Ok(next) => {
-                        let pos = FilePos {
-                            file: number,
+            let len = self.len_of(at.file)?;
+            let last = at.file >= self.tail.number;
+            let offset = u64::from(at.offset);
+            if offset < len {
+                return match self.scan_one(at.file, offset, len, buf) {
+                    Ok(next) => Ok(Next::Record {
+                        pos: FilePos {
+                            file: at.file,
                             offset: (offset + HEADER) as u32,
-                        };
-                        f(pos, &buf)?;
-                        offset = next;
-                    }
-                    Err(what) if last => return Ok(ScanEnd::TornTail { at, what }),
-                    Err(what) => {
-                        return Err(FilesError::Corrupt {
-                            path: self.path(number),
-                            offset,
-                            what: format!("{what} (in a file that is not the last)"),
-                        })
-                    }
-                }
+                        },
+                        next: FilePos {
+                            file: at.file,
+                            offset: next as u32,
+                        },
+                    }),
+                    Err(what) if last => Ok(Next::Torn { at, what }),
+                    Err(what) => Err(FilesError::Corrupt {
+                        path: self.path(at.file),
+                        offset,
+                        what: format!("{what} (in a file that is not the last)"),
+                    }),
+                };
             }
             if last {
-                return Ok(ScanEnd::Clean {
-                    end: FilePos {
-                        file: number,
-                        offset: offset as u32,
-                    },
-                });
+                return Ok(Next::End(at));
             }
-            number += 1;
-            offset = 0;
+            at = FilePos {
+                file: at.file + 1,
+                offset: 0,
+            };
+        }
+    }
+
+    /// Reads every record from `from` (a record header's position) on.
+    fn scan(&mut self, from: FilePos, f: &mut RecordVisitor<'_>) -> Result<ScanEnd, FilesError> {
+        let mut at = from;
+        let mut buf = Vec::new();
+        loop {
+            match self.next_record(at, &mut buf)? {
+                Next::Record { pos, next } => {
+                    f(pos, &buf)?;
+                    at = next;
+                }
+                Next::End(end) => return Ok(ScanEnd::Clean { end }),
+                Next::Torn { at, what } => return Ok(ScanEnd::TornTail { at, what }),
+            }
         }
     }
 
@@ -396,6 +423,22 @@ fn parse_header(header: &[u8; HEADER as usize], magic: [u8; 4]) -> Result<(u32, 
     }
     let crc = u32::from_le_bytes([header[8], header[9], header[10], header[11]]);
     Ok((len, crc))
+}
+
+/// Writes `header` then `payload` with as few `write` calls as the kernel
+/// allows (usually one), without first copying them into one buffer.
+fn write_all_vectored(file: &mut File, header: &[u8], payload: &[u8]) -> io::Result<()> {
+    let mut bufs = [io::IoSlice::new(header), io::IoSlice::new(payload)];
+    let mut slices = &mut bufs[..];
+    while !slices.is_empty() {
+        match file.write_vectored(slices) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => io::IoSlice::advance_slices(&mut slices, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
@@ -511,6 +554,18 @@ impl BlockFiles {
         f: &mut RecordVisitor<'_>,
     ) -> Result<ScanEnd, FilesError> {
         self.series(kind).scan(from, f)
+    }
+
+    /// Reads one record of `kind`, the one whose header is at `at`, into
+    /// `buf`: for walking the files a record at a time (a reindex) without
+    /// holding more than one block in memory.
+    pub fn next_record(
+        &mut self,
+        kind: Kind,
+        at: FilePos,
+        buf: &mut Vec<u8>,
+    ) -> Result<Next, FilesError> {
+        self.series(kind).next_record(at, buf)
     }
 
     /// Cuts the files of `kind` back to the record header at `at`.

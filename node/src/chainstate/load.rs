@@ -15,7 +15,7 @@ use super::{
     ChainError, Chainstate, ChainstateOptions, ProcessError, META_BLOCK, META_INDEXED_END,
     META_TXINDEX_SYNCED,
 };
-use crate::blockfiles::{BlockFiles, FilePos, Kind, ScanEnd};
+use crate::blockfiles::{BlockFiles, FilePos, Kind, Next, MAX_FILE_SIZE};
 use crate::blockindex::{BlockTree, Idx, IndexRecord, Status};
 use crate::log_line;
 use crate::params::ChainParams;
@@ -238,16 +238,31 @@ impl Chainstate {
             );
         }
         let progress = Progress::new(reindex, total);
-        let mut records = Vec::new();
-        let end = self.files.scan(Kind::Block, from, &mut |pos, bytes| {
-            records.push((pos, bytes.to_vec()));
-            Ok(())
-        })?;
         let mut imported = 0usize;
         let mut skipped = 0usize;
-        let n = records.len();
-        for (i, (pos, bytes)) in records.into_iter().enumerate() {
-            match self.accept_stored_block(&bytes, pos) {
+        let mut buf = Vec::new();
+        let mut at = from;
+        loop {
+            // One record at a time: a reindex never holds more than one
+            // block of the files in memory.
+            let (pos, next) = match self.files.next_record(Kind::Block, at, &mut buf)? {
+                Next::Record { pos, next } => (pos, next),
+                Next::End(end) => {
+                    self.indexed_end = end;
+                    break;
+                }
+                Next::Torn { at, what } => {
+                    log_line!(
+                        "blk{:05}.dat ends in a partial record at offset {} ({what}), left by an interrupted write: truncating it",
+                        at.file,
+                        at.offset
+                    );
+                    self.files.truncate(Kind::Block, at)?;
+                    self.indexed_end = at;
+                    break;
+                }
+            };
+            match self.accept_stored_block(&buf, pos) {
                 Ok(_) => imported += 1,
                 Err(ProcessError::Duplicate | ProcessError::DuplicateInvalid) => {}
                 Err(ProcessError::Chain(e)) => return Err(e),
@@ -265,21 +280,10 @@ impl Chainstate {
                 self.activate_best_chain()?;
                 self.maybe_flush()?;
             }
-            progress.update(i + 1, n, pos, self.height());
+            progress.update(imported + skipped, next, self.height());
+            at = next;
         }
-        progress.finish();
-        match end {
-            ScanEnd::Clean { end } => self.indexed_end = end,
-            ScanEnd::TornTail { at, what } => {
-                log_line!(
-                    "blk{:05}.dat ends in a partial record at offset {} ({what}), left by an interrupted write: truncating it",
-                    at.file,
-                    at.offset
-                );
-                self.files.truncate(Kind::Block, at)?;
-                self.indexed_end = at;
-            }
-        }
+        progress.finish(imported + skipped, self.height());
         log_line!("Block files: {imported} blocks entered in the index, {skipped} skipped");
         Ok(())
     }
@@ -303,11 +307,19 @@ impl Progress {
         }
     }
 
-    fn update(&self, done: usize, n: usize, pos: FilePos, height: u32) {
+    /// Percent of the files' bytes read once the reader is at `pos`.
+    fn percent(&self, pos: FilePos) -> usize {
+        let abs = |p: FilePos| u64::from(p.file) * MAX_FILE_SIZE + u64::from(p.offset);
+        (abs(pos) * 100)
+            .checked_div(abs(self.total))
+            .map_or(100, |p| p.min(100) as usize)
+    }
+
+    fn update(&self, done: usize, pos: FilePos, height: u32) {
         if !self.on {
             return;
         }
-        let pct = (done * 100).checked_div(n).unwrap_or(100);
+        let pct = self.percent(pos);
         if self.tty {
             let filled = pct / 5;
             eprint!(
@@ -318,18 +330,24 @@ impl Progress {
                 self.total.file
             );
         }
-        if self.last_log.get().elapsed().as_secs() >= 2 || done == n {
+        if self.last_log.get().elapsed().as_secs() >= 2 {
             self.last_log.set(Instant::now());
             crate::logging::log(&format!(
-                "Reindexing block file blk{:05}.dat... {pct}% ({done}/{n} blocks, height {height})",
+                "Reindexing block file blk{:05}.dat... {pct}% ({done} blocks, height {height})",
                 pos.file
             ));
         }
     }
 
-    fn finish(&self) {
-        if self.on && self.tty {
+    fn finish(&self, done: usize, height: u32) {
+        if !self.on {
+            return;
+        }
+        if self.tty {
             eprintln!();
         }
+        crate::logging::log(&format!(
+            "Reindexing block files... 100% ({done} blocks, height {height})"
+        ));
     }
 }
