@@ -32,12 +32,15 @@ pub struct Method {
     pub run: fn(&mut Wallet, &Params, &dyn Chain) -> Result<Value, RpcError>,
 }
 
-/// Every wallet method.
-pub fn methods() -> Vec<Method> {
-    let mut all = info::methods();
-    all.extend(txs::methods());
-    all.extend(send::methods());
-    all
+/// Every wallet method (built once).
+pub fn methods() -> &'static [Method] {
+    static ALL: std::sync::OnceLock<Vec<Method>> = std::sync::OnceLock::new();
+    ALL.get_or_init(|| {
+        let mut all = info::methods();
+        all.extend(txs::methods());
+        all.extend(send::methods());
+        all
+    })
 }
 
 /// Runs wallet method `method` with `params` (a JSON array, object or
@@ -48,8 +51,7 @@ pub fn call(
     params: &Value,
     chain: &dyn Chain,
 ) -> Result<Value, RpcError> {
-    let all = methods();
-    let Some(m) = all.iter().find(|m| m.name == method) else {
+    let Some(m) = methods().iter().find(|m| m.name == method) else {
         return Err(RpcError::new(
             codes::RPC_METHOD_NOT_FOUND,
             "Method not found",
