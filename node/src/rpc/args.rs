@@ -132,37 +132,19 @@ impl Params {
     }
 }
 
-/// Core's `ParseHashV`.
-pub fn parse_hash<T: std::str::FromStr>(s: &str, name: &str) -> Result<T, RpcError> {
-    if s.len() != 64 {
-        return Err(err(
-            codes::RPC_INVALID_PARAMETER,
-            format!("{name} must be of length 64 (not {}, for '{s}')", s.len()),
-        ));
-    }
-    if !s.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(err(
-            codes::RPC_INVALID_PARAMETER,
-            format!("{name} must be hexadecimal string (not '{s}')"),
-        ));
-    }
-    s.parse().map_err(|_| {
-        err(
-            codes::RPC_INVALID_PARAMETER,
-            format!("{name} is not a hash"),
-        )
-    })
+/// Core's `ParseHashV` (the shared one in `btc_core::json`).
+pub fn parse_hash<T: bitcoin::hashes::Hash<Bytes = [u8; 32]>>(
+    s: &str,
+    name: &str,
+) -> Result<T, RpcError> {
+    btc_core::json::parse_hash_v(&Value::String(s.to_string()), name)
+        .map_err(|e| err(e.code, e.message))
 }
 
 /// Core's `IsHex` + decode.
 pub fn parse_hex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok())
-        .collect()
+    use bitcoin::hex::FromHex;
+    Vec::<u8>::from_hex(s).ok()
 }
 
 #[cfg(test)]
