@@ -180,6 +180,10 @@ impl Chainstate {
             }
             self.maybe_flush()?;
         }
+        // Archives left over belong to blocks off the best chain: they are
+        // read back from the block files if that chain wins later, rather
+        // than kept in memory (a peer could send fork blocks forever).
+        self.archives.clear();
         Ok(events)
     }
 
