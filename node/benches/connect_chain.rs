@@ -50,6 +50,8 @@
 //! be quiet, and repeat it when other processes used more than CORES
 //! meanwhile: for a 2-thread figure on a shared 2-core machine).
 
+mod common;
+use common::{cpu_jiffies, median};
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -494,25 +496,6 @@ fn load_chain(
     (chain, Some(took))
 }
 
-/// Jiffies: (busy time of all CPUs, this process's user + system time).
-fn cpu_jiffies() -> Option<(u64, u64)> {
-    let stat = std::fs::read_to_string("/proc/stat").ok()?;
-    let fields: Vec<u64> = stat
-        .lines()
-        .next()?
-        .split_whitespace()
-        .skip(1)
-        .filter_map(|f| f.parse().ok())
-        .collect();
-    // user nice system idle iowait irq softirq steal ...
-    let total: u64 = fields.iter().take(8).sum();
-    let idle = fields.get(3)? + fields.get(4)?;
-    let own = std::fs::read_to_string("/proc/self/stat").ok()?;
-    let rest: Vec<&str> = own[own.rfind(')')? + 2..].split(' ').collect();
-    let mine = rest.get(11)?.parse::<u64>().ok()? + rest.get(12)?.parse::<u64>().ok()?;
-    Some((total - idle, mine))
-}
-
 /// CPU use over an interval, in cores: this process's (all its threads,
 /// fjall's background workers included) and every other process's.
 struct CpuMeter {
@@ -734,18 +717,6 @@ fn ecdsa_alone(chain: &Chain) -> Duration {
         })
         .min()
         .expect("passes")
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n == 0 {
-        f64::NAN
-    } else if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
 }
 
 fn ms(d: Duration) -> f64 {

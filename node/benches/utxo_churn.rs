@@ -30,6 +30,8 @@
 //!
 //! Run: `cargo bench -p btc-node --bench utxo_churn`.
 
+mod common;
+use common::random_coin;
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -37,8 +39,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use btc_node::store::{
-    outpoint_key, Batch, Coin, Durability, FjallStore, GroupCommit, HeedStore, OutPointKey,
-    RedbStore, StoreOptions, UtxoStore,
+    outpoint_key, Batch, Durability, FjallStore, GroupCommit, HeedStore, OutPointKey, RedbStore,
+    StoreOptions, UtxoStore,
 };
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
 use rand::rngs::StdRng;
@@ -102,26 +104,6 @@ struct Row {
 }
 
 type Report = Arc<Mutex<BTreeMap<&'static str, Row>>>;
-
-fn random_coin(rng: &mut StdRng) -> Vec<u8> {
-    let mut h = [0u8; 32];
-    rng.fill(&mut h);
-    let script = match rng.random_range(0..100) {
-        0..50 => [&[0x00, 0x14][..], &h[..20]].concat(),
-        50..70 => [&[0x51, 0x20][..], &h[..]].concat(),
-        70..85 => [&[0x76, 0xa9, 0x14][..], &h[..20], &[0x88, 0xac]].concat(),
-        85..95 => [&[0xa9, 0x14][..], &h[..20], &[0x87]].concat(),
-        _ => [&[0x41][..], &h[..], &h[..], &[0xac]].concat(),
-    };
-    Coin {
-        height: rng.random_range(800_000..900_000),
-        coinbase: rng.random_range(0..100) == 0,
-        // Log-uniform from 1 sat to ~10 BTC.
-        amount: (1u64 << rng.random_range(0..30)) | rng.random_range(0..1024),
-        script,
-    }
-    .encode()
-}
 
 /// New coins of 1-3 outputs per transaction.
 fn new_coins(rng: &mut StdRng, n: usize, out: &mut Vec<(OutPointKey, Vec<u8>)>) {

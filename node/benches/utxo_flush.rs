@@ -30,12 +30,13 @@
 //! `--json`, `--max-others CORES` (before each flush, wait until the
 //! machine is that quiet for 3 s).
 
+mod common;
+use common::{cpu_jiffies, median, random_coin};
 use std::path::PathBuf;
 use std::time::Instant;
 
 use btc_node::store::{
-    outpoint_key, Batch, Coin, CoinsCache, Durability, FjallStore, OutPointKey, StoreOptions,
-    UtxoStore,
+    outpoint_key, Batch, CoinsCache, Durability, FjallStore, OutPointKey, StoreOptions, UtxoStore,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -106,25 +107,6 @@ impl Args {
     }
 }
 
-fn random_coin(rng: &mut StdRng) -> Vec<u8> {
-    let mut h = [0u8; 32];
-    rng.fill(&mut h);
-    let script = match rng.random_range(0..100) {
-        0..50 => [&[0x00, 0x14][..], &h[..20]].concat(),
-        50..70 => [&[0x51, 0x20][..], &h[..]].concat(),
-        70..85 => [&[0x76, 0xa9, 0x14][..], &h[..20], &[0x88, 0xac]].concat(),
-        85..95 => [&[0xa9, 0x14][..], &h[..20], &[0x87]].concat(),
-        _ => [&[0x41][..], &h[..], &h[..], &[0xac]].concat(),
-    };
-    Coin {
-        height: rng.random_range(800_000..900_000),
-        coinbase: rng.random_range(0..100) == 0,
-        amount: (1u64 << rng.random_range(0..30)) | rng.random_range(0..1024),
-        script,
-    }
-    .encode()
-}
-
 /// `n` new coins, 1-3 outputs per transaction.
 fn new_coins(rng: &mut StdRng, n: usize) -> Vec<(OutPointKey, Vec<u8>)> {
     let mut out = Vec::with_capacity(n + 2);
@@ -150,23 +132,6 @@ fn block_hash(rng: &mut StdRng) -> [u8; 32] {
 struct OthersCpu {
     start: Option<(u64, u64)>,
     at: Instant,
-}
-
-fn cpu_jiffies() -> Option<(u64, u64)> {
-    let stat = std::fs::read_to_string("/proc/stat").ok()?;
-    let fields: Vec<u64> = stat
-        .lines()
-        .next()?
-        .split_whitespace()
-        .skip(1)
-        .filter_map(|f| f.parse().ok())
-        .collect();
-    let total: u64 = fields.iter().take(8).sum();
-    let idle = fields.get(3)? + fields.get(4)?;
-    let own = std::fs::read_to_string("/proc/self/stat").ok()?;
-    let rest: Vec<&str> = own[own.rfind(')')? + 2..].split(' ').collect();
-    let mine = rest.get(11)?.parse::<u64>().ok()? + rest.get(12)?.parse::<u64>().ok()?;
-    Some((total - idle, mine))
 }
 
 impl OthersCpu {
@@ -317,15 +282,6 @@ const SCENARIOS: [&str; 3] = [
     "create, full store",
     "spend + create, full store",
 ];
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
-}
 
 fn main() {
     let args = Args::parse();
