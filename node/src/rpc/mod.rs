@@ -70,14 +70,14 @@ impl Dispatcher {
             };
         }
         let mut out = String::new();
-        let mut cats: Vec<&str> = self.methods.iter().map(|m| m.category).collect();
-        cats.dedup();
-        let mut seen = Vec::new();
-        for c in cats {
-            if seen.contains(&c) {
-                continue;
+        // Categories in the order they first appear.
+        let mut cats: Vec<&str> = Vec::new();
+        for m in &self.methods {
+            if !cats.contains(&m.category) {
+                cats.push(m.category);
             }
-            seen.push(c);
+        }
+        for c in cats {
             out.push_str(&format!("== {} ==\n", capitalize(c)));
             let mut names: Vec<&Method> = self.methods.iter().filter(|m| m.category == c).collect();
             names.sort_by_key(|m| m.name);
