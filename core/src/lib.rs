@@ -11,6 +11,7 @@
 pub mod archive;
 pub mod data;
 pub mod hash;
+pub mod interfaces;
 pub mod json;
 pub mod rpc_codes;
 pub mod script;
