@@ -4,7 +4,13 @@
 
 use std::process::ExitCode;
 
-fn main() -> anyhow::Result<ExitCode> {
+fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    btc_benches::system_bench::main_with_args(&args)
+    match btc_benches::system_bench::main_with_args(&args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("system-bench: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

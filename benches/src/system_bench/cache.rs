@@ -175,11 +175,14 @@ pub fn obtain(p: &Params) -> Result<History> {
     let started = Instant::now();
     let summary: Summary = {
         let mut w = BufWriter::with_capacity(1 << 20, File::create(&tmp)?);
-        let s = history::generate(p, &mut w, &mut |h, bytes| {
+        let s = history::generate(p, &mut w, &mut |h, sum| {
             eprintln!(
-                "history: block {h}/{}, {:.1} MB, {:.1} s",
+                "history: block {h}/{}, {:.1} MB, {} txs, {:.2} inputs and {:.2} outputs per tx, {:.1} s",
                 p.blocks,
-                bytes as f64 / 1e6,
+                sum.history_bytes as f64 / 1e6,
+                sum.txs,
+                sum.inputs as f64 / sum.txs.max(1) as f64,
+                sum.outputs as f64 / sum.txs.max(1) as f64,
                 started.elapsed().as_secs_f64()
             );
         })?;

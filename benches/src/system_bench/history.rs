@@ -142,6 +142,8 @@ struct Generator<'a> {
     wallet: &'a WalletKeys,
     rng: Rng,
     pool: Vec<Utxo>,
+    /// Sum of the pool's values.
+    pool_value: u64,
     /// Coinbase outputs waiting for maturity: (spendable height, output).
     immature: VecDeque<(u32, Utxo)>,
     prev: BlockHash,
@@ -164,18 +166,48 @@ impl Generator<'_> {
             return None;
         }
         let i = self.rng.below(self.pool.len() as u64) as usize;
-        Some(self.pool.swap_remove(i))
+        let u = self.pool.swap_remove(i);
+        self.pool_value -= u.value;
+        Some(u)
     }
 
-    /// One unsigned transaction (and its estimated size and weight), or
-    /// `None` when the pool ran dry. `fan_out`: many outputs. `wallet`: the
-    /// wallet index to pay, if any (`Err` with it back if the inputs could
-    /// not afford it).
+    fn put(&mut self, u: Utxo) {
+        self.pool_value += u.value;
+        self.pool.push(u);
+    }
+
+    fn put_back(&mut self, ins: Vec<Utxo>) {
+        for u in ins {
+            self.put(u);
+        }
+    }
+
+    /// A payment: the pool's mean value times 2^x, x uniform in [-4, 1]
+    /// (so values keep their spread as the pool grows, instead of
+    /// shrinking with every split).
+    fn payment(&mut self) -> u64 {
+        let mean = self.pool_value / (self.pool.len() as u64).max(1);
+        let x = self.rng.below(5_000_001) as f64 / 1e6 - 4.0;
+        ((mean as f64 * x.exp2()) as u64).max(5 * MIN_OUTPUT)
+    }
+
+    /// One unsigned transaction (and upper bounds of its signed size and
+    /// weight), or `None` when the pool cannot fund one. `fan_out`: that
+    /// many outputs splitting one input (`first` if given, else a random
+    /// one). `wallet`: (index, value) of a wallet output to include (output
+    /// 0).
+    ///
+    /// An ordinary transaction makes its payments (drawn by
+    /// [`Generator::payment`]) and a change output, adding inputs (at most
+    /// 12) until they cover payments and fee, as a wallet would.
     fn make_tx(
         &mut self,
+        first: Option<Utxo>,
         fan_out: usize,
         wallet: Option<(u32, u64)>,
     ) -> Option<(Unsigned, u64, u64)> {
+        let mut ins: Vec<Utxo> = Vec::with_capacity(4);
+        ins.extend(first);
         let n_in = if fan_out > 0 {
             1
         } else {
@@ -185,9 +217,14 @@ impl Generator<'_> {
                 _ => 3,
             }
         };
-        let mut ins: Vec<Utxo> = Vec::with_capacity(n_in + 2);
-        for _ in 0..n_in {
-            ins.push(self.take_random()?);
+        while ins.len() < n_in {
+            match self.take_random() {
+                Some(u) => ins.push(u),
+                None => {
+                    self.put_back(ins);
+                    return None;
+                }
+            }
         }
         let mut n_out = if fan_out > 0 {
             fan_out
@@ -198,6 +235,9 @@ impl Generator<'_> {
                 _ => 3,
             }
         };
+        if wallet.is_some() {
+            n_out = n_out.max(2);
+        }
         let rate = if self.rng.chance(85) {
             self.rng.range(1, 12)
         } else {
@@ -207,7 +247,20 @@ impl Generator<'_> {
         if wallet.is_some() {
             kinds[0] = Kind::P2wpkh;
         }
-        // Inputs until the value covers the outputs (at most 6).
+        // Fixed values: the wallet's, then (ordinary transactions) the
+        // payments; the last output is the change. A fan-out splits what
+        // is left over all its other outputs.
+        let mut fixed: Vec<u64> = Vec::with_capacity(n_out);
+        if let Some((_, v)) = wallet {
+            fixed.push(v);
+        }
+        if fan_out == 0 {
+            while fixed.len() + 1 < n_out {
+                let p = self.payment();
+                fixed.push(p);
+            }
+        }
+        let free = n_out - fixed.len();
         let (fee, avail) = loop {
             let vx4: u64 = 4 * 10
                 + 2
@@ -215,42 +268,46 @@ impl Generator<'_> {
                 + kinds.iter().map(|k| k.output_vbytes_x4()).sum::<u64>();
             let fee = rate * vx4.div_ceil(4);
             let total: u64 = ins.iter().map(|u| u.value).sum();
-            let need = fee + wallet.map_or(0, |w| w.1) + MIN_OUTPUT * (n_out as u64);
+            let need = fee + fixed.iter().sum::<u64>() + MIN_OUTPUT * free as u64;
             if total >= need {
-                break (fee, total - fee);
+                break (fee, total - fee - fixed.iter().sum::<u64>());
             }
-            if fan_out > 0 && n_out > 2 {
+            if fan_out > 0 && n_out > fixed.len() + 1 {
                 // A fan-out shrinks to what its input affords.
-                let afford = total.saturating_sub(fee) / (MIN_OUTPUT * 4);
-                n_out = (afford as usize).clamp(1, n_out - 1);
+                let afford =
+                    total.saturating_sub(fee + fixed.iter().sum::<u64>()) / (MIN_OUTPUT * 4);
+                let n = (afford as usize + fixed.len()).clamp(fixed.len() + 1, n_out - 1);
+                n_out = n;
                 kinds.truncate(n_out);
                 continue;
             }
-            if ins.len() >= 6 {
-                self.pool.extend(ins);
+            if ins.len() >= 12 {
+                // Smaller payments (never the wallet's).
+                let first = usize::from(wallet.is_some());
+                if fixed.len() > first && fixed[first..].iter().any(|&p| p > 10 * MIN_OUTPUT) {
+                    for p in &mut fixed[first..] {
+                        *p = (*p / 2).max(5 * MIN_OUTPUT);
+                    }
+                    continue;
+                }
+                self.put_back(ins);
                 return None;
             }
             match self.take_random() {
                 Some(u) => ins.push(u),
                 None => {
-                    self.pool.extend(ins);
+                    self.put_back(ins);
                     return None;
                 }
             }
         };
-        // Values: the wallet's first, then random shares of the rest.
-        let mut values = Vec::with_capacity(n_out);
-        let mut rest = avail;
-        let mut first_free = 0;
-        if let Some((_, v)) = wallet {
-            values.push(v);
-            rest -= v;
-            first_free = 1;
-        }
-        let free = n_out - first_free;
-        if free > 0 {
-            let spare = rest - MIN_OUTPUT * free as u64;
-            let weights: Vec<u64> = (0..free).map(|_| self.rng.range(1, 1000)).collect();
+        let free = n_out - fixed.len();
+        let mut values = fixed;
+        let spare = avail - MIN_OUTPUT * free as u64;
+        if free == 1 {
+            values.push(MIN_OUTPUT + spare);
+        } else {
+            let weights: Vec<u64> = (0..free).map(|_| self.rng.range(500, 1500)).collect();
             let wsum: u64 = weights.iter().sum();
             let mut given = 0;
             for (j, w) in weights.iter().enumerate() {
@@ -262,10 +319,7 @@ impl Generator<'_> {
                 given += share;
                 values.push(MIN_OUTPUT + share);
             }
-        } else {
-            // The wallet's output is the only one: the rest goes to fees.
         }
-        let fee = fee + (avail - values.iter().sum::<u64>());
         let mut outs = Vec::with_capacity(n_out);
         let mut pool_outputs = Vec::with_capacity(n_out);
         for (vout, (&kind, &value)) in kinds.iter().zip(&values).enumerate() {
@@ -343,11 +397,16 @@ impl Generator<'_> {
 
     /// The block at `height`, serialized.
     fn block(&mut self, height: u32) -> Result<Vec<u8>> {
+        // Coinbases that matured: each is paid out first, split in up to
+        // 500 outputs (fewer in small blocks) of at least 0.01 BTC (as a
+        // mining pool's payout), so the
+        // pool's value does not sit in a few 50 BTC outputs.
+        let mut payouts: Vec<Utxo> = Vec::new();
         while let Some(&(h, u)) = self.immature.front() {
             if h > height {
                 break;
             }
-            self.pool.push(u);
+            payouts.push(u);
             self.immature.pop_front();
         }
         let budget = u64::from(self.p.block_bytes).saturating_sub(400);
@@ -356,18 +415,21 @@ impl Generator<'_> {
         let pool_at_start = self.pool.len().max(1);
         let mut txs: Vec<Unsigned> = Vec::new();
         let (mut size, mut weight, mut sigops) = (0u64, 0u64, 0u64);
+        // Consecutive transactions the pool could not fund.
         let mut failures = 0;
-        while size < budget && failures < 20 {
-            let fan_out = if self.pool.len() < low_water {
-                (low_water / pool_at_start).clamp(20, 2000)
+        while size < budget && failures < 50 {
+            let (first, fan_out) = if let Some(u) = payouts.pop() {
+                let most = (expected_txs / 8).clamp(2, 500) as u64;
+                (Some(u), (u.value / 1_000_000).clamp(2, most) as usize)
+            } else if self.pool.len() < low_water {
+                (None, (low_water / pool_at_start).clamp(20, 2000))
             } else {
-                0
+                (None, 0)
             };
             let wallet = (self.next_wallet < self.p.wallet_scripts
-                && wallet_due_height(&self.p, self.next_wallet) <= height
-                && fan_out == 0)
-                .then(|| (self.next_wallet, self.rng.range(10_000, 5_000_000)));
-            let Some((tx, s, w)) = self.make_tx(fan_out, wallet) else {
+                && wallet_due_height(&self.p, self.next_wallet) <= height)
+                .then(|| (self.next_wallet, self.rng.range(10_000, 1_000_000)));
+            let Some((tx, s, w)) = self.make_tx(first, fan_out, wallet) else {
                 failures += 1;
                 if self.pool.is_empty() {
                     break;
@@ -384,7 +446,7 @@ impl Generator<'_> {
             if size + s > budget || weight + w > MAX_WEIGHT || sigops + sig > MAX_SIGOP_COST {
                 // Put the inputs back and close the block.
                 for (txin, sp) in tx.tx.input.iter().zip(&tx.spent) {
-                    self.pool.push(Utxo {
+                    self.put(Utxo {
                         outpoint: txin.previous_output,
                         value: sp.value,
                         key: sp.key,
@@ -402,10 +464,15 @@ impl Generator<'_> {
                 self.summary.last_wallet_height = height;
                 self.next_wallet = i + 1;
             }
+            failures = 0;
             size += s;
             weight += w;
             sigops += sig;
             txs.push(tx);
+        }
+        // Payouts that did not fit wait in the pool.
+        for u in payouts {
+            self.put(u);
         }
         sign_all(self.secp, self.keys, &mut txs, self.threads);
 
@@ -483,7 +550,9 @@ impl Generator<'_> {
                 kind: cb_kind,
             },
         ));
-        self.pool.extend(new_outputs);
+        for u in new_outputs {
+            self.put(u);
+        }
         let mut raw = Vec::with_capacity(size as usize + 1024);
         block.consensus_encode(&mut raw)?;
         Ok(raw)
@@ -611,11 +680,12 @@ fn sign_tx(secp: &Secp256k1<All>, keys: &[PoolKey], t: &mut Unsigned) {
 }
 
 /// Builds the history, handing each serialized block (heights 1..=blocks,
-/// in order) to `out`. `progress` is called now and then with the height.
+/// in order) to `out`. `progress` is called now and then with the height
+/// and the totals so far.
 pub fn generate(
     p: &Params,
     out: &mut dyn Write,
-    progress: &mut dyn FnMut(u32, u64),
+    progress: &mut dyn FnMut(u32, &Summary),
 ) -> Result<Summary> {
     if p.blocks <= COINBASE_MATURITY + 1 {
         bail!(
@@ -634,6 +704,7 @@ pub fn generate(
         wallet: &wallet,
         rng: Rng::new(p.seed, 1),
         pool: Vec::new(),
+        pool_value: 0,
         immature: VecDeque::new(),
         prev: genesis.block_hash(),
         next_wallet: 0,
@@ -651,7 +722,7 @@ pub fn generate(
         out.write_all(&raw)?;
         g.summary.history_bytes += raw.len() as u64;
         if last_report.elapsed().as_secs_f64() >= 2.0 || height == p.blocks {
-            progress(height, g.summary.history_bytes);
+            progress(height, &g.summary);
             last_report = Instant::now();
         }
     }
