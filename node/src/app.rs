@@ -197,7 +197,7 @@ pub fn run_program(program: Program, args: Vec<String>) -> anyhow::Result<()> {
             &dir,
             crate::wallets::LocalWallets::options(node.params.network, fallback),
         );
-        node.attach_wallets(w.clone());
+        node.attach_wallets(w.clone() as Arc<dyn crate::wallets::Wallets>);
         let thread = w.start(node.clone());
         w.load_at_start(&node, &cfg.get_all("wallet"))
             .map_err(|e| anyhow::anyhow!(e))?;
@@ -237,7 +237,7 @@ pub fn run_program(program: Program, args: Vec<String>) -> anyhow::Result<()> {
     server.stop();
     if let Some((w, thread)) = wallets {
         log_line!("Shutdown: stopping the wallets");
-        w.stop();
+        crate::wallets::Wallets::stop(&*w);
         let _ = thread.join();
     }
     log_line!("Shutdown: flushing the chainstate");

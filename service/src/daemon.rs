@@ -16,12 +16,23 @@ pub struct Daemon {
     pub cfg: Config,
     pub signals: Termination,
     pub net_dir: PathBuf,
-    _lock: nix::fcntl::Flock<std::fs::File>,
+    _lock: DirLock,
 }
 
-/// What [`start`] does after parsing: `Ok(None)` when the program only
-/// printed its help.
-pub fn start(program: &str, args: Vec<String>, known: &[&str]) -> anyhow::Result<Option<Daemon>> {
+/// A held directory lock.
+pub type DirLock = nix::fcntl::Flock<std::fs::File>;
+
+/// Options parsed, signals blocked; nothing on disk touched yet.
+pub struct Parsed {
+    pub cfg: Config,
+    pub signals: Termination,
+    hup: SigSet,
+}
+
+/// Blocks the termination signals and SIGHUP (before any thread starts)
+/// and parses the options. `Ok(None)` when the program only printed its
+/// help.
+pub fn parse(program: &str, args: Vec<String>, known: &[&str]) -> anyhow::Result<Option<Parsed>> {
     let signals = crate::signals::block_termination()?;
     // SIGHUP reopens debug.log instead of ending the process: blocked here,
     // before any thread starts, and waited for by a thread once the log is
@@ -34,47 +45,67 @@ pub fn start(program: &str, args: Vec<String>, known: &[&str]) -> anyhow::Result
         println!("Usage: {program} [options]\nOptions: -{}", known.join(" -"));
         return Ok(None);
     }
-    let net_dir = cfg.net_dir()?;
+    Ok(Some(Parsed { cfg, signals, hup }))
+}
+
+impl Parsed {
+    /// Opens the log at `-debuglogfile` (relative to `base`), or
+    /// `base/debug.log`; `-nodebuglogfile` logs to the console only. SIGHUP
+    /// reopens it.
+    pub fn open_log(&self, program: &str, base: &Path) -> anyhow::Result<()> {
+        let cfg = &self.cfg;
+        let log_path = if cfg.is_negated("debuglogfile") {
+            PathBuf::from("/dev/null")
+        } else {
+            let rel = cfg
+                .get_path("debuglogfile")
+                .unwrap_or_else(|| "debug.log".into());
+            if rel.is_absolute() {
+                rel
+            } else {
+                base.join(rel)
+            }
+        };
+        let console = cfg.get_bool("printtoconsole", false);
+        crate::logging::init(&log_path, console)
+            .with_context(|| format!("cannot open {}", log_path.display()))?;
+        let hup = self.hup;
+        std::thread::spawn(move || {
+            while hup.wait().is_ok() {
+                // A failure leaves the old file in use.
+                let _ = crate::logging::init(&log_path, console);
+            }
+        });
+        crate::log_line!("{program} version {} starting", env!("CARGO_PKG_VERSION"));
+        for w in cfg.warnings() {
+            crate::log_line!("Warning: {w}");
+        }
+        Ok(())
+    }
+}
+
+/// A node's start: [`parse`], then the lock on the chain's data directory
+/// and `debug.log` in it.
+pub fn start(program: &str, args: Vec<String>, known: &[&str]) -> anyhow::Result<Option<Daemon>> {
+    let Some(parsed) = parse(program, args, known)? else {
+        return Ok(None);
+    };
+    let net_dir = parsed.cfg.net_dir()?;
     // Before anything in the directory is touched: a second process on it
     // stops here.
-    let lock = lock_data_dir(program, &net_dir)?;
-    // -debuglogfile: relative to the chain's directory (Core);
-    // -nodebuglogfile: none (the console, with -printtoconsole, only).
-    let log_path = if cfg.is_negated("debuglogfile") {
-        PathBuf::from("/dev/null")
-    } else {
-        let rel = cfg
-            .get_path("debuglogfile")
-            .unwrap_or_else(|| "debug.log".into());
-        cfg.abs_path(&rel, true)
-    };
-    let console = cfg.get_bool("printtoconsole", false);
-    crate::logging::init(&log_path, console)
-        .with_context(|| format!("cannot open {}", log_path.display()))?;
-    std::thread::spawn(move || {
-        while hup.wait().is_ok() {
-            // A failure leaves the old file in use.
-            let _ = crate::logging::init(&log_path, console);
-        }
-    });
-    crate::log_line!("{program} version {} starting", env!("CARGO_PKG_VERSION"));
-    for w in cfg.warnings() {
-        crate::log_line!("Warning: {w}");
-    }
+    let lock = lock_dir(program, &net_dir)?;
+    parsed.open_log(program, &net_dir)?;
     Ok(Some(Daemon {
-        cfg,
-        signals,
+        cfg: parsed.cfg,
+        signals: parsed.signals,
         net_dir,
         _lock: lock,
     }))
 }
 
-/// Core's data directory lock: `<net_dir>/.lock`, held (flock) while the
+/// Core's data directory lock: `<dir>/.lock`, held (flock) while the
 /// process runs.
-fn lock_data_dir(
-    program: &str,
-    net_dir: &Path,
-) -> anyhow::Result<nix::fcntl::Flock<std::fs::File>> {
+pub fn lock_dir(program: &str, net_dir: &Path) -> anyhow::Result<DirLock> {
     let path = net_dir.join(".lock");
     let file = std::fs::OpenOptions::new()
         .create(true)
