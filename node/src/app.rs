@@ -70,6 +70,7 @@ pub const KNOWN_OPTIONS: &[&str] = &[
     "deprecatedrpc",
     "acceptnonstdtxn",
     "ipcconnect",
+    "ipcallowremote",
     "ipcfd",
 ];
 
@@ -123,6 +124,27 @@ fn mempool_options(cfg: &Config) -> anyhow::Result<MempoolOptions> {
     Ok(o)
 }
 
+/// `-walletdir`, or `<net_dir>/wallets`; created if missing.
+pub fn wallet_dir(cfg: &Config, net_dir: &std::path::Path) -> anyhow::Result<std::path::PathBuf> {
+    let dir = match cfg.get_path("walletdir") {
+        Some(d) => cfg.abs_path(&d, false),
+        None => net_dir.join("wallets"),
+    };
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("cannot create the wallet directory {}", dir.display()))?;
+    Ok(dir)
+}
+
+/// `-fallbackfee` in sat/kvB.
+pub fn fallback_fee(cfg: &Config) -> anyhow::Result<Option<u64>> {
+    match cfg.get("fallbackfee") {
+        None => Ok(None),
+        Some(v) => Ok(Some(parse_btc(v).ok_or_else(|| {
+            anyhow::anyhow!("Invalid amount for -fallbackfee=<amount>: '{v}'")
+        })? as u64)),
+    }
+}
+
 /// Which program is running.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Program {
@@ -145,6 +167,7 @@ pub fn run_program(program: Program, args: Vec<String>) -> anyhow::Result<()> {
         Program::Node => "bitcoin-node",
         Program::Bitcoind => "bitcoind",
     };
+    let args_for_ipc = args.clone();
     let Some(daemon) = btc_service::daemon::start(name, args, KNOWN_OPTIONS)? else {
         return Ok(());
     };
@@ -179,33 +202,32 @@ pub fn run_program(program: Program, args: Vec<String>) -> anyhow::Result<()> {
         mining: mining_options(cfg)?,
     };
     let node = Node::open(opts).context("cannot open the chainstate")?;
-    let wallets = if program == Program::Bitcoind && !cfg.get_bool("disablewallet", false) {
-        let dir = match cfg.get_path("walletdir") {
-            Some(d) => cfg.abs_path(&d, false),
-            None => net_dir.join("wallets"),
+    let mut hub = None;
+    let wallets: Option<(Arc<dyn crate::wallets::Wallets>, Option<std::thread::JoinHandle<()>>)> =
+        match program {
+            Program::Bitcoind if !cfg.get_bool("disablewallet", false) => {
+                let dir = wallet_dir(cfg, net_dir)?;
+                let w = crate::wallets::LocalWallets::new(
+                    &dir,
+                    crate::wallets::LocalWallets::options(
+                        node.params.network,
+                        fallback_fee(cfg)?,
+                    ),
+                );
+                node.attach_wallets(w.clone() as Arc<dyn crate::wallets::Wallets>);
+                let thread = w.start(node.clone());
+                w.load_at_start(&node, &cfg.get_all("wallet"))
+                    .map_err(|e| anyhow::anyhow!(e))?;
+                log_line!("Wallets in {}", dir.display());
+                Some((w, Some(thread)))
+            }
+            Program::Bitcoind => None,
+            Program::Node => {
+                let h = crate::ipc::start(&node, cfg, net_dir, &args_for_ipc)?;
+                hub = Some(h.clone());
+                Some((h as Arc<dyn crate::wallets::Wallets>, None))
+            }
         };
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("cannot create the wallet directory {}", dir.display()))?;
-        let fallback =
-            match cfg.get("fallbackfee") {
-                None => None,
-                Some(v) => Some(parse_btc(v).ok_or_else(|| {
-                    anyhow::anyhow!("Invalid amount for -fallbackfee=<amount>: '{v}'")
-                })? as u64),
-            };
-        let w = crate::wallets::LocalWallets::new(
-            &dir,
-            crate::wallets::LocalWallets::options(node.params.network, fallback),
-        );
-        node.attach_wallets(w.clone() as Arc<dyn crate::wallets::Wallets>);
-        let thread = w.start(node.clone());
-        w.load_at_start(&node, &cfg.get_all("wallet"))
-            .map_err(|e| anyhow::anyhow!(e))?;
-        log_line!("Wallets in {}", dir.display());
-        Some((w, thread))
-    } else {
-        None
-    };
     {
         let st = node.lock();
         log_line!(
@@ -219,6 +241,9 @@ pub fn run_program(program: Program, args: Vec<String>) -> anyhow::Result<()> {
         log_line!("Warning: {w}");
     }
     let handler = Arc::new(crate::rpc::Dispatcher::new(node.clone()));
+    if let Some(hub) = &hub {
+        hub.set_rpc_handler(handler.clone());
+    }
     let server = HttpServer::start(http_opts, handler)?;
     for a in server.local_addrs() {
         log_line!("RPC listening on {a}");
@@ -237,8 +262,10 @@ pub fn run_program(program: Program, args: Vec<String>) -> anyhow::Result<()> {
     server.stop();
     if let Some((w, thread)) = wallets {
         log_line!("Shutdown: stopping the wallets");
-        crate::wallets::Wallets::stop(&*w);
-        let _ = thread.join();
+        w.stop();
+        if let Some(t) = thread {
+            let _ = t.join();
+        }
     }
     log_line!("Shutdown: flushing the chainstate");
     node.flush()?;

@@ -11,6 +11,7 @@ pub mod app;
 pub mod blockfiles;
 pub mod blockindex;
 pub mod chainstate;
+pub mod ipc;
 pub mod mempool;
 pub mod mining;
 pub mod node;

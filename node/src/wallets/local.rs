@@ -27,7 +27,10 @@ struct Progress {
     queued: u64,
     applied: u64,
     stop: bool,
-    events: std::collections::VecDeque<(u64, WalletEvent)>,
+    /// Sequence number, time queued (ns) and event.
+    events: std::collections::VecDeque<(u64, u64, WalletEvent)>,
+    /// Queued to applied, for block events.
+    latency: btc_core::interfaces::latency::Latencies,
 }
 
 /// The wallets of a `bitcoind`.
@@ -66,7 +69,7 @@ impl LocalWallets {
         for ev in events {
             p.queued += 1;
             let seq = p.queued;
-            p.events.push_back((seq, ev));
+            p.events.push_back((seq, btc_core::interfaces::event::now_ns(), ev));
         }
         self.changed.notify_all();
     }
@@ -79,7 +82,7 @@ impl LocalWallets {
 
     fn run(&self, node: &Node) {
         loop {
-            let (seq, ev) = {
+            let (seq, queued_ns, ev) = {
                 let mut p = self.progress.lock().unwrap_or_else(|e| e.into_inner());
                 loop {
                     if let Some(item) = p.events.pop_front() {
@@ -91,9 +94,13 @@ impl LocalWallets {
                     p = self.changed.wait(p).unwrap_or_else(|e| e.into_inner());
                 }
             };
+            let block = matches!(ev, WalletEvent::Connected { .. });
             self.apply(node, ev);
             let mut p = self.progress.lock().unwrap_or_else(|e| e.into_inner());
             p.applied = seq;
+            if block {
+                p.latency.record_since(queued_ns);
+            }
             self.changed.notify_all();
         }
     }
@@ -183,6 +190,15 @@ impl Wallets for LocalWallets {
 
     fn queue(&self, events: Vec<WalletEvent>) {
         self.push(events);
+    }
+
+    fn ipc_info(&self) -> Value {
+        let p = self.progress.lock().unwrap_or_else(|e| e.into_inner());
+        serde_json::json!({
+            "rings": [],
+            "connections": 0,
+            "wallet_notify": p.latency.to_json(),
+        })
     }
 
     /// Stops the applying thread once the queue is drained.
