@@ -139,9 +139,11 @@ pub fn wallet_dir(cfg: &Config, net_dir: &std::path::Path) -> anyhow::Result<std
 pub fn fallback_fee(cfg: &Config) -> anyhow::Result<Option<u64>> {
     match cfg.get("fallbackfee") {
         None => Ok(None),
-        Some(v) => Ok(Some(parse_btc(v).ok_or_else(|| {
-            anyhow::anyhow!("Invalid amount for -fallbackfee=<amount>: '{v}'")
-        })? as u64)),
+        Some(v) => Ok(Some(
+            parse_btc(v)
+                .ok_or_else(|| anyhow::anyhow!("Invalid amount for -fallbackfee=<amount>: '{v}'"))?
+                as u64,
+        )),
     }
 }
 
@@ -203,31 +205,30 @@ pub fn run_program(program: Program, args: Vec<String>) -> anyhow::Result<()> {
     };
     let node = Node::open(opts).context("cannot open the chainstate")?;
     let mut hub = None;
-    let wallets: Option<(Arc<dyn crate::wallets::Wallets>, Option<std::thread::JoinHandle<()>>)> =
-        match program {
-            Program::Bitcoind if !cfg.get_bool("disablewallet", false) => {
-                let dir = wallet_dir(cfg, net_dir)?;
-                let w = crate::wallets::LocalWallets::new(
-                    &dir,
-                    crate::wallets::LocalWallets::options(
-                        node.params.network,
-                        fallback_fee(cfg)?,
-                    ),
-                );
-                node.attach_wallets(w.clone() as Arc<dyn crate::wallets::Wallets>);
-                let thread = w.start(node.clone());
-                w.load_at_start(&node, &cfg.get_all("wallet"))
-                    .map_err(|e| anyhow::anyhow!(e))?;
-                log_line!("Wallets in {}", dir.display());
-                Some((w, Some(thread)))
-            }
-            Program::Bitcoind => None,
-            Program::Node => {
-                let h = crate::ipc::start(&node, cfg, net_dir, &args_for_ipc)?;
-                hub = Some(h.clone());
-                Some((h as Arc<dyn crate::wallets::Wallets>, None))
-            }
-        };
+    let wallets: Option<(
+        Arc<dyn crate::wallets::Wallets>,
+        Option<std::thread::JoinHandle<()>>,
+    )> = match program {
+        Program::Bitcoind if !cfg.get_bool("disablewallet", false) => {
+            let dir = wallet_dir(cfg, net_dir)?;
+            let w = crate::wallets::LocalWallets::new(
+                &dir,
+                crate::wallets::LocalWallets::options(node.params.network, fallback_fee(cfg)?),
+            );
+            node.attach_wallets(w.clone() as Arc<dyn crate::wallets::Wallets>);
+            let thread = w.start(node.clone());
+            w.load_at_start(&node, &cfg.get_all("wallet"))
+                .map_err(|e| anyhow::anyhow!(e))?;
+            log_line!("Wallets in {}", dir.display());
+            Some((w, Some(thread)))
+        }
+        Program::Bitcoind => None,
+        Program::Node => {
+            let h = crate::ipc::start(&node, cfg, net_dir, &args_for_ipc)?;
+            hub = Some(h.clone());
+            Some((h as Arc<dyn crate::wallets::Wallets>, None))
+        }
+    };
     {
         let st = node.lock();
         log_line!(

@@ -41,7 +41,10 @@ pub fn answer(node: &Node, peer: &Peer, m: u32, payload: &[u8]) -> Result<Vec<u8
             }
             let hashes = hashes
                 .iter()
-                .map(|h| h.parse::<BlockHash>().map_err(|e| format!("bad hash {h:?}: {e}")))
+                .map(|h| {
+                    h.parse::<BlockHash>()
+                        .map_err(|e| format!("bad hash {h:?}: {e}"))
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             let fork = chain.find_locator_fork(&hashes);
             Ok(encode(&fork.map(|(h, hash)| (h, hash.to_string()))))

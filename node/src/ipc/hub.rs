@@ -300,8 +300,7 @@ fn from_remote(e: RemoteError) -> RpcError {
 impl Wallets for Hub {
     fn handles(&self, method_name: &str) -> bool {
         is_wallet_method(method_name)
-            && (self.supervisor.is_some()
-                || self.peers().iter().any(|p| p.role == Role::Wallet))
+            && (self.supervisor.is_some() || self.peers().iter().any(|p| p.role == Role::Wallet))
     }
 
     fn call(

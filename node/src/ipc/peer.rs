@@ -60,9 +60,7 @@ impl Peer {
                 return Err(HandshakeError::Refused(e));
             }
         };
-        let refuse = |why: String| {
-            HandshakeError::Refused(why)
-        };
+        let refuse = |why: String| HandshakeError::Refused(why);
         let why = if hello.version != PROTOCOL_VERSION {
             Some(format!(
                 "protocol version {} (this node speaks {PROTOCOL_VERSION})",
@@ -73,8 +71,11 @@ impl Peer {
         } else if hello.role == Role::Node {
             Some("a node can't connect to a node".into())
         } else if let Some(secret) = auth {
-            (!constant_time_eq(hello.auth.as_deref().unwrap_or("").as_bytes(), secret.as_bytes()))
-                .then(|| "wrong or missing IPC secret".to_string())
+            (!constant_time_eq(
+                hello.auth.as_deref().unwrap_or("").as_bytes(),
+                secret.as_bytes(),
+            ))
+            .then(|| "wrong or missing IPC secret".to_string())
         } else {
             None
         };
@@ -101,17 +102,26 @@ impl Peer {
 
     /// Whether the peer has block file `n`'s descriptor.
     pub fn has_file(&self, n: u32) -> bool {
-        self.files.lock().unwrap_or_else(|e| e.into_inner()).contains(&n)
+        self.files
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&n)
     }
 
     /// Records that the peer has block file `n`'s descriptor.
     pub fn sent_file(&self, n: u32) {
-        self.files.lock().unwrap_or_else(|e| e.into_inner()).insert(n);
+        self.files
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(n);
     }
 
     /// The wallets it has loaded.
     pub fn wallets(&self) -> Vec<String> {
-        self.wallets.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.wallets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Whether it has wallet `name` loaded.

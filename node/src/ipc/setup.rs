@@ -26,7 +26,8 @@ pub fn start(
     net_dir: &Path,
     args: &[String],
 ) -> anyhow::Result<Arc<Hub>> {
-    let (publisher, _thread) = Publisher::start().context("cannot create the notification rings")?;
+    let (publisher, _thread) =
+        Publisher::start().context("cannot create the notification rings")?;
     let chain = crate::config::chain_name(node.params.network);
     let supervisor = if cfg.get_bool("disablewallet", false) {
         None
@@ -85,7 +86,9 @@ pub fn start(
         match rx.recv_timeout(FIRST_SPAWN) {
             Ok(true) => crate::log_line!("ipc: wallet process up"),
             Ok(false) | Err(_) => {
-                crate::log_line!("Warning: the wallet process did not start; retrying in the background")
+                crate::log_line!(
+                    "Warning: the wallet process did not start; retrying in the background"
+                )
             }
         }
     }

@@ -108,12 +108,19 @@ impl Supervisor {
             let started = Instant::now();
             match self.spawn(hub) {
                 Ok((mut child, peer)) => {
+                    // Its calls are answered from now on: reloading its
+                    // wallets makes it read the chain.
+                    let server = {
+                        let (hub, peer) = (hub.clone(), peer.clone());
+                        std::thread::spawn(move || hub.serve(&peer))
+                    };
+                    self.reload(hub, &peer);
                     if first {
                         first_up(true);
                         first = false;
                     }
-                    // Serve until the connection ends.
-                    hub.serve(&peer);
+                    // Until the connection ends.
+                    let _ = server.join();
                     {
                         let mut st = self.lock();
                         st.peer = None;
@@ -171,12 +178,14 @@ impl Supervisor {
                 return Err(e);
             }
         };
-        let loaded: Vec<String> = {
-            let mut st = self.lock();
-            st.spawns += 1;
-            st.loaded.iter().cloned().collect()
-        };
+        self.lock().spawns += 1;
         crate::log_line!("ipc: {} connected", peer.label);
+        Ok((child, peer))
+    }
+
+    /// Gives a new child back its wallets, then makes it available.
+    fn reload(&self, hub: &Arc<Hub>, peer: &Arc<Peer>) {
+        let loaded: Vec<String> = self.lock().loaded.iter().cloned().collect();
         // Give it back its wallets before anyone else can use it.
         let mut gone = Vec::new();
         for name in loaded {
@@ -186,9 +195,7 @@ impl Supervisor {
                 Ok(_) => {}
                 Err(e) if e.code == i64::from(btc_core::rpc_codes::RPC_WALLET_ALREADY_LOADED) => {}
                 Err(e) if e.code == i64::from(btc_core::rpc_codes::RPC_WALLET_NOT_FOUND) => {
-                    crate::log_line!(
-                        "Warning: Skipping -wallet path that doesn't exist: {name}"
-                    );
+                    crate::log_line!("Warning: Skipping -wallet path that doesn't exist: {name}");
                     gone.push(name);
                 }
                 Err(e) => crate::log_line!("ipc: reloading wallet {name}: {}", e.message),
@@ -201,7 +208,6 @@ impl Supervisor {
         }
         st.peer = Some(peer.clone());
         self.changed.notify_all();
-        Ok((child, peer))
     }
 
     /// Stops restarting and ends the child: its connection is shut down (it

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
-use bitcoin::{FeeRate, Network};
+use bitcoin::Network;
 use btc_core::ArchivedBlockArchive;
 use btc_wallet::{WalletManager, WalletOptions};
 use serde_json::Value;
@@ -55,11 +55,7 @@ impl LocalWallets {
 
     /// Core's wallet options for `network` with `-fallbackfee` (BTC/kvB).
     pub fn options(network: Network, fallback_fee_sat_kvb: Option<u64>) -> WalletOptions {
-        let mut o = WalletOptions::new(network);
-        o.fallback_fee = fallback_fee_sat_kvb
-            .filter(|&f| f > 0)
-            .map(|f| FeeRate::from_sat_per_kwu(f.div_ceil(4)));
-        o
+        WalletOptions::with_fallback_fee(network, fallback_fee_sat_kvb)
     }
 
     /// Queues events in chain order (called with the chainstate lock
@@ -69,7 +65,8 @@ impl LocalWallets {
         for ev in events {
             p.queued += 1;
             let seq = p.queued;
-            p.events.push_back((seq, btc_core::interfaces::event::now_ns(), ev));
+            p.events
+                .push_back((seq, btc_core::interfaces::event::now_ns(), ev));
         }
         self.changed.notify_all();
     }
