@@ -103,7 +103,11 @@ impl Hub {
                 }
             };
             crate::log_line!("ipc: {} connected ({:?})", peer.label, peer.role);
-            peer.refresh_wallets();
+            {
+                // Asked aside: the peer may be making calls of its own first.
+                let peer = peer.clone();
+                std::thread::spawn(move || peer.refresh_wallets());
+            }
             me.peers
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())

@@ -144,6 +144,10 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
             let s = service.clone();
             std::thread::spawn(move || s.follow(rx))
         };
+        let serve = {
+            let s = service.clone();
+            std::thread::spawn(move || s.serve_node())
+        };
         if first {
             for name in cfg.get_all("wallet") {
                 service
@@ -172,10 +176,6 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
         }
         first = false;
         log_line!("Connected to the node; following its chain");
-        let serve = {
-            let s = service.clone();
-            std::thread::spawn(move || s.serve_node())
-        };
         // Until the node goes away or we are told to stop.
         while service.chain().conn().is_alive() && !stop.load(std::sync::atomic::Ordering::SeqCst) {
             std::thread::sleep(Duration::from_millis(50));
