@@ -99,7 +99,10 @@ impl Chainstate {
 
     /// A read-only (`O_RDONLY`) handle on block file `file`, to hand to
     /// another process that maps it and reads archives at the offsets of
-    /// [`Chainstate::block_locations`].
+    /// [`Chainstate::block_locations`]. While the chainstate is open the
+    /// file only grows (a torn tail is cut at open, before anything is
+    /// served), so a map of it stays valid; records appended later need a
+    /// larger map.
     pub fn open_block_file_readonly(&self, file: u32) -> Result<std::fs::File, ChainError> {
         Ok(self.files.open_readonly(Kind::Block, file)?)
     }
