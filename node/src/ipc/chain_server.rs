@@ -109,12 +109,43 @@ fn archive_bytes(b: &btc_core::ArchivedBlockArchive) -> Vec<u8> {
 }
 
 /// Where blocks `range` lie in the block files, after handing the peer
-/// read-only descriptors of files it does not have yet.
-fn block_locations(_node: &Node, peer: &Peer, _range: BlockRange) -> Result<Vec<u8>, String> {
+/// read-only descriptors of files it does not have yet (the descriptors
+/// go first on the socket, so they are there when the answer is).
+///
+/// A file only grows while the node runs (a torn tail is cut off only at
+/// start-up, before any wallet connects), so a mapping of it stays valid
+/// for the connection's life; a wallet maps afresh after reconnecting.
+fn block_locations(node: &Node, peer: &Peer, range: BlockRange) -> Result<Vec<u8>, String> {
     if !peer.conn.is_shared_memory() {
         return Err("block files can't be handed over this connection".into());
     }
-    // The block files hold wire bytes until they store archives.
-    let _ = (MAX_LOCATIONS, BlockLocations::default());
-    Err("block files are not mappable yet".into())
+    if range.to < range.from {
+        return Ok(encode(&BlockLocations::default()));
+    }
+    let (blocks, files) = {
+        let st = node.lock();
+        let blocks = st
+            .chain
+            .block_locations(range.from, range.to, MAX_LOCATIONS as usize);
+        let mut wanted = Vec::new();
+        for b in &blocks {
+            if !wanted.contains(&b.file) && !peer.has_file(b.file) {
+                wanted.push(b.file);
+            }
+        }
+        let files = wanted
+            .into_iter()
+            .map(|f| st.chain.open_block_file_readonly(f).map(|h| (f, h)))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("cannot open block files: {e}"))?;
+        (blocks, files)
+    };
+    for (number, file) in files {
+        use std::os::fd::AsFd;
+        peer.conn
+            .send_fds(number, &[file.as_fd()])
+            .map_err(|e| e.to_string())?;
+        peer.sent_file(number);
+    }
+    Ok(encode(&BlockLocations { blocks }))
 }

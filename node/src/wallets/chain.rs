@@ -4,19 +4,14 @@
 //! it after checking them.
 
 use bitcoin::{Amount, BlockHash, FeeRate, Transaction, Txid};
-use btc_core::{ArchivedBlockArchive, BlockWire};
+use btc_core::ArchivedBlockArchive;
 use btc_wallet::Chain;
-use rkyv::util::AlignedVec;
 
 use crate::mempool::AcceptOptions;
 use crate::node::{Node, View};
 
 /// The node as a wallet sees it, in process.
 pub struct NodeChain<'a>(pub &'a Node);
-
-fn archive_block(bytes: &[u8]) -> Option<AlignedVec<{ btc_core::archive::ARCHIVE_ALIGN }>> {
-    BlockWire::parse(bytes).ok().map(|w| w.to_archive())
-}
 
 impl Chain for NodeChain<'_> {
     fn tip(&self) -> Option<(u32, BlockHash)> {
@@ -42,18 +37,16 @@ impl Chain for NodeChain<'_> {
     }
 
     fn with_block(&self, height: u32, f: &mut dyn FnMut(&ArchivedBlockArchive)) -> bool {
-        let bytes = {
+        // The block files hold archives: one read, no parse, no hashing.
+        let archive = {
             let mut st = self.0.lock();
             let Some(idx) = st.chain.at_height(height) else {
                 return false;
             };
-            match st.chain.read_block(idx) {
-                Ok(b) => b,
+            match st.chain.read_archive(idx) {
+                Ok(a) => a,
                 Err(_) => return false,
             }
-        };
-        let Some(archive) = archive_block(&bytes) else {
-            return false;
         };
         match ArchivedBlockArchive::from_bytes(&archive) {
             Ok(b) => {
@@ -62,6 +55,46 @@ impl Chain for NodeChain<'_> {
             }
             Err(_) => false,
         }
+    }
+
+    fn with_blocks(
+        &self,
+        from: u32,
+        to: u32,
+        f: &mut dyn FnMut(&[(u32, &ArchivedBlockArchive)]),
+    ) -> usize {
+        // Read one at a time (the chainstate lock is not held across the
+        // batch), up to a memory budget.
+        const BUDGET: usize = 64 << 20;
+        let mut archives: Vec<(u32, rkyv::util::AlignedVec<16>)> = Vec::new();
+        let mut bytes = 0;
+        for h in from..=to {
+            let read = {
+                let mut st = self.0.lock();
+                st.chain.at_height(h).map(|idx| st.chain.read_archive(idx))
+            };
+            match read {
+                Some(Ok(a)) => {
+                    bytes += a.len();
+                    archives.push((h, a));
+                }
+                _ => break,
+            }
+            if bytes >= BUDGET {
+                break;
+            }
+        }
+        let mut blocks = Vec::with_capacity(archives.len());
+        for (h, a) in &archives {
+            match ArchivedBlockArchive::from_bytes(a) {
+                Ok(b) => blocks.push((*h, b)),
+                Err(_) => break,
+            }
+        }
+        if !blocks.is_empty() {
+            f(&blocks);
+        }
+        blocks.len()
     }
 
     fn find_first_block_with_time(&self, time: u64) -> Option<u32> {

@@ -50,6 +50,43 @@ struct Files {
     ahead: HashMap<u32, BlockLocation>,
 }
 
+impl Files {
+    /// Maps `loc`'s file if it is not mapped far enough yet.
+    fn ensure_mapped(&mut self, loc: &BlockLocation) -> bool {
+        let end = loc.offset.saturating_add(loc.len);
+        let stale = self
+            .maps
+            .get(&loc.file)
+            .is_none_or(|m| (m.len() as u64) < end);
+        if !stale {
+            return true;
+        }
+        let Some(handle) = self.handles.get(&loc.file) else {
+            return false;
+        };
+        // SAFETY: the node only appends to its block files and never
+        // rewrites bytes it has written while it runs (a torn tail is cut
+        // off only at its start-up, and a new connection maps afresh); the
+        // descriptor is read-only, so the mapping is read-only, and every
+        // archive read from it is validated before use.
+        match unsafe { Mmap::map(handle) } {
+            Ok(m) => {
+                self.maps.insert(loc.file, m);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// The archive at `loc`, validated, where it lies in the mapping.
+    fn archive(&self, loc: &BlockLocation) -> Option<&ArchivedBlockArchive> {
+        let map = self.maps.get(&loc.file)?;
+        let start = usize::try_from(loc.offset).ok()?;
+        let end = usize::try_from(loc.offset.checked_add(loc.len)?).ok()?;
+        ArchivedBlockArchive::from_bytes(map.get(start..end)?).ok()
+    }
+}
+
 impl RemoteChain {
     pub fn new(conn: Connection, block_files: bool) -> RemoteChain {
         RemoteChain {
@@ -126,41 +163,15 @@ impl RemoteChain {
     /// Calls `f` with the archive at `loc`, mapped in place.
     fn with_mapped(&self, loc: &BlockLocation, f: &mut dyn FnMut(&ArchivedBlockArchive)) -> bool {
         let mut files = self.lock_files();
-        let end = loc.offset.saturating_add(loc.len);
-        let stale = files
-            .maps
-            .get(&loc.file)
-            .is_none_or(|m| (m.len() as u64) < end);
-        if stale {
-            let Some(handle) = files.handles.get(&loc.file) else {
-                return false;
-            };
-            // SAFETY: the node only appends to its block files and never
-            // rewrites bytes it has written (a torn tail is cut off only at
-            // its start-up, before any wallet connects); the descriptor is
-            // read-only, so the mapping is read-only, and every archive
-            // read from it is validated before use.
-            let map = match unsafe { Mmap::map(handle) } {
-                Ok(m) => m,
-                Err(_) => return false,
-            };
-            files.maps.insert(loc.file, map);
+        if !files.ensure_mapped(loc) {
+            return false;
         }
-        let Some(map) = files.maps.get(&loc.file) else {
-            return false;
-        };
-        let (Ok(start), Ok(end)) = (usize::try_from(loc.offset), usize::try_from(end)) else {
-            return false;
-        };
-        let Some(bytes) = map.get(start..end) else {
-            return false;
-        };
-        match ArchivedBlockArchive::from_bytes(bytes) {
-            Ok(b) => {
+        match files.archive(loc) {
+            Some(b) => {
                 f(b);
                 true
             }
-            Err(_) => false,
+            None => false,
         }
     }
 
@@ -226,6 +237,52 @@ impl Chain for RemoteChain {
             }
         }
         self.with_streamed(height, f)
+    }
+
+    fn with_blocks(
+        &self,
+        from: u32,
+        to: u32,
+        f: &mut dyn FnMut(&[(u32, &ArchivedBlockArchive)]),
+    ) -> usize {
+        if !self.maps_block_files() {
+            let mut n = 0;
+            self.with_streamed(from, &mut |b| {
+                f(&[(from, b)]);
+                n = 1;
+            });
+            return n;
+        }
+        // Locations of the batch (fetched ahead in large batches).
+        let mut locs = Vec::new();
+        for h in from..=to {
+            match self.location(h) {
+                Some(l) => locs.push(l),
+                None => break,
+            }
+        }
+        if locs.is_empty() {
+            return if self.maps_block_files() {
+                0
+            } else {
+                self.with_blocks(from, to, f)
+            };
+        }
+        let mut files = self.lock_files();
+        for l in &locs {
+            if !files.ensure_mapped(l) {
+                return 0;
+            }
+        }
+        let mut blocks = Vec::with_capacity(locs.len());
+        for l in &locs {
+            match files.archive(l) {
+                Some(b) => blocks.push((l.height, b)),
+                None => break,
+            }
+        }
+        f(&blocks);
+        blocks.len()
     }
 
     fn find_first_block_with_time(&self, time: u64) -> Option<u32> {
