@@ -28,6 +28,8 @@ struct State {
     restart_now: bool,
     /// Spawns so far (for tests and logs).
     spawns: u64,
+    /// The keeper thread has ended (the child is reaped).
+    done: bool,
 }
 
 /// The wallet child and its keeper thread.
@@ -162,6 +164,8 @@ impl Supervisor {
             st.restart_now = false;
             backoff = (backoff * 2).min(BACKOFF_MAX);
         }
+        self.lock().done = true;
+        self.changed.notify_all();
     }
 
     fn spawn(&self, hub: &Arc<Hub>) -> Result<(Child, Arc<Peer>), String> {
@@ -221,6 +225,21 @@ impl Supervisor {
         };
         if let Some(p) = peer {
             p.conn.shutdown();
+        }
+        // The child exits when its connection ends; the keeper reaps it
+        // (killing it after two seconds), so nothing is left behind.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut st = self.lock();
+        while !st.done {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            st = self
+                .changed
+                .wait_timeout(st, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
         }
     }
 }
