@@ -628,6 +628,19 @@ fn connect_run(params: &ChainParams, chain: &Chain, threads: usize, coins_in_cac
     }
 }
 
+/// Bytes the blocks take in the block files: each a record holding its
+/// archive (header, archive, padding).
+fn stored_bytes<'a>(blocks: impl Iterator<Item = &'a Vec<u8>>) -> u64 {
+    blocks
+        .map(|b| {
+            let len = BlockWire::parse(b.as_slice())
+                .expect("block")
+                .archived_len();
+            btc_node::blockfiles::format::record_size(len as u64)
+        })
+        .sum()
+}
+
 /// The measured blocks as archives, with the coins each spends.
 fn archives(chain: &Chain) -> Vec<(AlignedVec<ARCHIVE_ALIGN>, Vec<Vec<Coin>>)> {
     let key = Key::new(&Secp256k1::signing_only());
@@ -863,6 +876,14 @@ fn main() {
         args.runs,
         if args.coins_in_cache { "in the cache" } else { "in fjall" },
         load_average(),
+    ));
+    let wire = setup_bytes + measured_bytes;
+    let stored = stored_bytes(chain.setup.iter().chain(&chain.measured));
+    log(format!(
+        "block files: {:.1} MB of records holding archives, for {:.1} MB of wire bytes (+{:.1}%)",
+        stored as f64 / 1e6,
+        wire as f64 / 1e6,
+        (stored as f64 / wire as f64 - 1.0) * 100.0
     ));
 
     // Scripts alone first, before any database exists: fjall's background

@@ -6,12 +6,13 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 
 use crate::chainstate::ChainstateOptions;
-use crate::config::Config;
 use crate::http::{HttpOptions, HttpServer};
 use crate::log_line;
 use crate::mempool::MempoolOptions;
 use crate::node::{Node, NodeOptions};
 use crate::params::ChainParams;
+use btc_service::config::Config;
+use btc_service::daemon::parse_btc;
 
 /// Every option `bitcoin-node` knows (Core's names).
 pub const KNOWN_OPTIONS: &[&str] = &[
@@ -69,6 +70,7 @@ pub const KNOWN_OPTIONS: &[&str] = &[
     "deprecatedrpc",
     "acceptnonstdtxn",
     "ipcconnect",
+    "ipcallowremote",
     "ipcfd",
 ];
 
@@ -77,20 +79,6 @@ pub fn script_threads(par: i64) -> usize {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as i64;
     let n = if par <= 0 { cores + par } else { par };
     n.clamp(1, 15) as usize
-}
-
-/// Core's `ParseMoney` for the fee-rate options: a decimal amount of BTC
-/// with at most 8 decimals, in satoshis.
-fn parse_btc(s: &str) -> Option<i64> {
-    let s = s.trim();
-    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
-    let digits = |x: &str| x.bytes().all(|b| b.is_ascii_digit());
-    if (int.is_empty() && frac.is_empty()) || frac.len() > 8 || !digits(int) || !digits(frac) {
-        return None;
-    }
-    let int: i64 = if int.is_empty() { 0 } else { int.parse().ok()? };
-    let frac: i64 = format!("{frac:0<8}").parse().ok()?;
-    int.checked_mul(100_000_000)?.checked_add(frac)
 }
 
 /// The mempool's policy options (Core's `ApplyArgsManOptions`).
@@ -136,22 +124,27 @@ fn mempool_options(cfg: &Config) -> anyhow::Result<MempoolOptions> {
     Ok(o)
 }
 
-/// Core's data directory lock: `<net_dir>/.lock`, held (flock) while the
-/// process runs.
-fn lock_data_dir(net_dir: &std::path::Path) -> anyhow::Result<nix::fcntl::Flock<std::fs::File>> {
-    let path = net_dir.join(".lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .with_context(|| format!("cannot open {}", path.display()))?;
-    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock).map_err(|(_, e)| {
-        anyhow::anyhow!(
-            "Cannot obtain a lock on data directory {}. bitcoin-node is probably already running. ({e})",
-            net_dir.display()
-        )
-    })
+/// `-walletdir`, or `<net_dir>/wallets`; created if missing.
+pub fn wallet_dir(cfg: &Config, net_dir: &std::path::Path) -> anyhow::Result<std::path::PathBuf> {
+    let dir = match cfg.get_path("walletdir") {
+        Some(d) => cfg.abs_path(&d, false),
+        None => net_dir.join("wallets"),
+    };
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("cannot create the wallet directory {}", dir.display()))?;
+    Ok(dir)
+}
+
+/// `-fallbackfee` in sat/kvB.
+pub fn fallback_fee(cfg: &Config) -> anyhow::Result<Option<u64>> {
+    match cfg.get("fallbackfee") {
+        None => Ok(None),
+        Some(v) => Ok(Some(
+            parse_btc(v)
+                .ok_or_else(|| anyhow::anyhow!("Invalid amount for -fallbackfee=<amount>: '{v}'"))?
+                as u64,
+        )),
+    }
 }
 
 /// Which program is running.
@@ -172,51 +165,17 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
 
 /// Runs `program` with `args` until it is stopped by RPC or a signal.
 pub fn run_program(program: Program, args: Vec<String>) -> anyhow::Result<()> {
-    let signals = crate::signals::block_termination()?;
-    // SIGHUP reopens debug.log (as Core, for logrotate) instead of ending
-    // the process: blocked here, before any thread starts, and waited for
-    // by a thread once the log is open.
-    let mut hup = nix::sys::signal::SigSet::empty();
-    hup.add(nix::sys::signal::Signal::SIGHUP);
-    hup.thread_block()?;
-    let cfg = Config::parse(args, KNOWN_OPTIONS)?;
-    if cfg.is_set("help") {
-        println!(
-            "Usage: bitcoin-node [options]\nOptions: -{}",
-            KNOWN_OPTIONS.join(" -")
-        );
-        return Ok(());
-    }
-    let net_dir = cfg.net_dir()?;
-    // Before anything in the directory is touched: a second node on it
-    // (with -reindex it would wipe the first one's chainstate) stops here.
-    let _lock = lock_data_dir(&net_dir)?;
-    // -debuglogfile: relative to the chain's directory (Core);
-    // -nodebuglogfile: none (the console, with -printtoconsole, only).
-    let log_path = if cfg.is_negated("debuglogfile") {
-        std::path::PathBuf::from("/dev/null")
-    } else {
-        let rel = cfg
-            .get_path("debuglogfile")
-            .unwrap_or_else(|| "debug.log".into());
-        cfg.abs_path(&rel, true)
+    let name = match program {
+        Program::Node => "bitcoin-node",
+        Program::Bitcoind => "bitcoind",
     };
-    let console = cfg.get_bool("printtoconsole", false);
-    crate::logging::init(&log_path, console)
-        .with_context(|| format!("cannot open {}", log_path.display()))?;
-    std::thread::spawn(move || {
-        while hup.wait().is_ok() {
-            // A failure leaves the old file in use.
-            let _ = crate::logging::init(&log_path, console);
-        }
-    });
-    log_line!(
-        "bitcoin-node version {} starting",
-        env!("CARGO_PKG_VERSION")
-    );
-    for w in cfg.warnings() {
-        log_line!("Warning: {w}");
-    }
+    let args_for_ipc = args.clone();
+    let Some(daemon) = btc_service::daemon::start(name, args, KNOWN_OPTIONS)? else {
+        return Ok(());
+    };
+    let cfg = &daemon.cfg;
+    let net_dir = &daemon.net_dir;
+    let signals = daemon.signals;
     let params = ChainParams::for_network(cfg.chain());
     let dbcache_mib = cfg.get_int("dbcache", 450)?;
     if dbcache_mib < 4 {
@@ -241,36 +200,34 @@ pub fn run_program(program: Program, args: Vec<String>) -> anyhow::Result<()> {
             txindex: cfg.get_bool("txindex", false),
             ..ChainstateOptions::default()
         },
-        mempool: mempool_options(&cfg)?,
-        mining: mining_options(&cfg)?,
+        mempool: mempool_options(cfg)?,
+        mining: mining_options(cfg)?,
     };
     let node = Node::open(opts).context("cannot open the chainstate")?;
-    let wallets = if program == Program::Bitcoind && !cfg.get_bool("disablewallet", false) {
-        let dir = match cfg.get_path("walletdir") {
-            Some(d) => cfg.abs_path(&d, false),
-            None => net_dir.join("wallets"),
-        };
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("cannot create the wallet directory {}", dir.display()))?;
-        let fallback =
-            match cfg.get("fallbackfee") {
-                None => None,
-                Some(v) => Some(parse_btc(v).ok_or_else(|| {
-                    anyhow::anyhow!("Invalid amount for -fallbackfee=<amount>: '{v}'")
-                })? as u64),
-            };
-        let w = crate::wallets::LocalWallets::new(
-            &dir,
-            crate::wallets::LocalWallets::options(node.params.network, fallback),
-        );
-        node.attach_wallets(w.clone());
-        let thread = w.start(node.clone());
-        w.load_at_start(&node, &cfg.get_all("wallet"))
-            .map_err(|e| anyhow::anyhow!(e))?;
-        log_line!("Wallets in {}", dir.display());
-        Some((w, thread))
-    } else {
-        None
+    let mut hub = None;
+    let wallets: Option<(
+        Arc<dyn crate::wallets::Wallets>,
+        Option<std::thread::JoinHandle<()>>,
+    )> = match program {
+        Program::Bitcoind if !cfg.get_bool("disablewallet", false) => {
+            let dir = wallet_dir(cfg, net_dir)?;
+            let w = crate::wallets::LocalWallets::new(
+                &dir,
+                crate::wallets::LocalWallets::options(node.params.network, fallback_fee(cfg)?),
+            );
+            node.attach_wallets(w.clone() as Arc<dyn crate::wallets::Wallets>);
+            let thread = w.start(node.clone());
+            w.load_at_start(&node, &cfg.get_all("wallet"))
+                .map_err(|e| anyhow::anyhow!(e))?;
+            log_line!("Wallets in {}", dir.display());
+            Some((w, Some(thread)))
+        }
+        Program::Bitcoind => None,
+        Program::Node => {
+            let h = crate::ipc::start(&node, cfg, net_dir, &args_for_ipc)?;
+            hub = Some(h.clone());
+            Some((h as Arc<dyn crate::wallets::Wallets>, None))
+        }
     };
     {
         let st = node.lock();
@@ -280,11 +237,14 @@ pub fn run_program(program: Program, args: Vec<String>) -> anyhow::Result<()> {
             st.chain.tree().get(st.chain.tip()).hash
         );
     }
-    let (http_opts, cookie, warnings) = HttpOptions::from_config(&cfg)?;
+    let (http_opts, cookie, warnings) = HttpOptions::from_config(cfg)?;
     for w in warnings {
         log_line!("Warning: {w}");
     }
     let handler = Arc::new(crate::rpc::Dispatcher::new(node.clone()));
+    if let Some(hub) = &hub {
+        hub.set_rpc_handler(handler.clone());
+    }
     let server = HttpServer::start(http_opts, handler)?;
     for a in server.local_addrs() {
         log_line!("RPC listening on {a}");
@@ -304,7 +264,9 @@ pub fn run_program(program: Program, args: Vec<String>) -> anyhow::Result<()> {
     if let Some((w, thread)) = wallets {
         log_line!("Shutdown: stopping the wallets");
         w.stop();
-        let _ = thread.join();
+        if let Some(t) = thread {
+            let _ = t.join();
+        }
     }
     log_line!("Shutdown: flushing the chainstate");
     node.flush()?;

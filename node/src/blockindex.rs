@@ -82,8 +82,11 @@ pub struct BlockEntry {
     pub mtp: i64,
     /// Status bits.
     pub status: Status,
-    /// Where the block is stored.
+    /// Where the block's archive starts in the block files.
     pub data: Option<FilePos>,
+    /// Length of the archive at `data`: with it, where a block lies is
+    /// known without reading the file (block locations for the wallet).
+    pub data_len: u32,
     /// Where its undo data is stored.
     pub undo: Option<FilePos>,
     /// Number of transactions.
@@ -97,7 +100,7 @@ pub struct BlockEntry {
 #[error("block index record: {0}")]
 pub struct IndexDecodeError(&'static str);
 
-const RECORD_LEN: usize = 80 + 1 + 8 + 8 + 4 + 8;
+const RECORD_LEN: usize = 80 + 1 + 8 + 8 + 4 + 8 + 4;
 
 impl BlockEntry {
     /// The record persisted for this entry (height, work and links are
@@ -110,6 +113,7 @@ impl BlockEntry {
         out.extend_from_slice(&self.undo.map_or([0xff; 8], FilePos::encode));
         out.extend_from_slice(&self.n_tx.to_le_bytes());
         out.extend_from_slice(&self.sequence.to_le_bytes());
+        out.extend_from_slice(&self.data_len.to_le_bytes());
         out
     }
 }
@@ -122,6 +126,8 @@ pub struct IndexRecord {
     pub status: Status,
     /// Block position.
     pub data: Option<FilePos>,
+    /// Length of the block's archive.
+    pub data_len: u32,
     /// Undo position.
     pub undo: Option<FilePos>,
     /// Transactions.
@@ -148,6 +154,7 @@ impl IndexRecord {
             undo: pos(&b[89..97]),
             n_tx: u32::from_le_bytes([b[97], b[98], b[99], b[100]]),
             sequence: u64::from_le_bytes(b[101..109].try_into().unwrap_or([0; 8])),
+            data_len: u32::from_le_bytes(b[109..113].try_into().unwrap_or([0; 4])),
         })
     }
 }
@@ -247,6 +254,7 @@ impl BlockTree {
             mtp,
             status,
             data: None,
+            data_len: 0,
             undo: None,
             n_tx: 0,
             sequence,
@@ -274,6 +282,7 @@ impl BlockTree {
         self.next_sequence = self.next_sequence.max(rec.sequence + 1);
         let e = &mut self.entries[idx];
         e.data = rec.data;
+        e.data_len = rec.data_len;
         e.undo = rec.undo;
         e.n_tx = rec.n_tx;
         Ok(idx)
@@ -395,10 +404,12 @@ impl BlockTree {
         self.dirty.push(idx);
     }
 
-    /// Records where the block (and its transaction count) is stored.
-    pub fn set_data(&mut self, idx: Idx, pos: FilePos, n_tx: u32) {
+    /// Records where the block's archive (`len` bytes; and its transaction
+    /// count) is stored.
+    pub fn set_data(&mut self, idx: Idx, pos: FilePos, len: u32, n_tx: u32) {
         let e = &mut self.entries[idx];
         e.data = Some(pos);
+        e.data_len = len;
         e.n_tx = n_tx;
         e.status.set(Status::HAVE_DATA);
         self.dirty.push(idx);
@@ -508,6 +519,11 @@ mod tests {
         tips.sort_unstable();
         assert_eq!(tips, vec![main[299], f2]);
 
+        let pos = FilePos {
+            file: 3,
+            offset: 4096,
+        };
+        t.set_data(main[5], pos, 123_456, 7);
         let records: Vec<IndexRecord> = t
             .iter()
             .rev()
@@ -518,6 +534,8 @@ mod tests {
         let best = r.best_candidate().unwrap();
         assert_eq!(r.get(best).hash, t.get(main[199]).hash);
         assert_eq!(r.get(best).chainwork, t.get(main[199]).chainwork);
+        let e = r.get(r.find(&t.get(main[5]).hash).unwrap());
+        assert_eq!((e.data, e.data_len, e.n_tx), (Some(pos), 123_456, 7));
         assert!(IndexRecord::decode(&[0; 5]).is_err());
     }
 }

@@ -5,19 +5,18 @@
 //! [`mining`], [`config`] (arguments and `bitcoin.conf`) and [`http`] (the
 //! JSON-RPC transport).
 
+pub use btc_service::{config, http, log_line, logging, signals};
+
 pub mod app;
 pub mod blockfiles;
 pub mod blockindex;
 pub mod chainstate;
-pub mod config;
-pub mod http;
-pub mod logging;
+pub mod ipc;
 pub mod mempool;
 pub mod mining;
 pub mod node;
 pub mod params;
 pub mod rpc;
-pub mod signals;
 pub mod store;
 pub mod undo;
 pub mod validation;

@@ -76,7 +76,7 @@ pub struct Node {
     /// this lock means syncing.
     synced: Mutex<u64>,
     /// Wallets in this process (`bitcoind`), once attached.
-    wallets: std::sync::OnceLock<Arc<crate::wallets::LocalWallets>>,
+    wallets: std::sync::OnceLock<Arc<dyn crate::wallets::Wallets>>,
     /// Group-commit syncs made, for tests and stats.
     syncs: std::sync::atomic::AtomicU64,
 }
@@ -189,13 +189,14 @@ impl Node {
         }))
     }
 
-    /// Attaches in-process wallets: from now on they get every block event.
-    pub fn attach_wallets(&self, wallets: Arc<crate::wallets::LocalWallets>) {
+    /// Attaches the wallets (in this process or in wallet processes): from
+    /// now on they get every block event.
+    pub fn attach_wallets(&self, wallets: Arc<dyn crate::wallets::Wallets>) {
         let _ = self.wallets.set(wallets);
     }
 
-    /// The in-process wallets, if any.
-    pub fn wallets(&self) -> Option<&Arc<crate::wallets::LocalWallets>> {
+    /// The wallets, if any are attached.
+    pub fn wallets(&self) -> Option<&Arc<dyn crate::wallets::Wallets>> {
         self.wallets.get()
     }
 
@@ -204,26 +205,31 @@ impl Node {
     pub fn publish(&self, st: &mut State, events: Vec<ConnectedBlock>) {
         st.apply_events(&events);
         if let Some(w) = self.wallets.get() {
-            w.queue(events.into_iter().map(|ev| {
-                if ev.connected {
-                    crate::wallets::WalletEvent::Connected {
-                        height: ev.height,
-                        archive: ev.archive,
-                    }
-                } else {
-                    crate::wallets::WalletEvent::Disconnected {
-                        height: ev.height,
-                        archive: ev.archive,
-                    }
-                }
-            }));
+            w.queue(
+                events
+                    .into_iter()
+                    .map(|ev| {
+                        if ev.connected {
+                            crate::wallets::WalletEvent::Connected {
+                                height: ev.height,
+                                archive: ev.archive,
+                            }
+                        } else {
+                            crate::wallets::WalletEvent::Disconnected {
+                                height: ev.height,
+                                archive: ev.archive,
+                            }
+                        }
+                    })
+                    .collect(),
+            );
         }
     }
 
     /// Tells the wallets about a transaction that entered the mempool.
     pub fn publish_tx(&self, tx: &Transaction) {
         if let Some(w) = self.wallets.get() {
-            w.queue([crate::wallets::WalletEvent::TxAdded(tx.clone())]);
+            w.queue(vec![crate::wallets::WalletEvent::TxAdded(tx.clone())]);
         }
     }
 

@@ -309,6 +309,37 @@ fn regtest_chain_of_2000_blocks_with_every_output_kind() {
     // Reindex from the block files: the same again.
     let node = open(dir.path(), true);
     assert_eq!(stats(&node), before);
+    archives_in_place_match_the_blocks(&node);
+}
+
+/// Every active block's archive, used in place in the block files mapped
+/// read-only (as the wallet process does), holds the block: same wire
+/// bytes, and txids and wtxids that rust-bitcoin computes from them.
+fn archives_in_place_match_the_blocks(node: &Node) {
+    let mut st = node.lock();
+    let locs = st.chain.block_locations(0, u32::MAX, usize::MAX);
+    assert_eq!(locs.len() as u32, st.chain.height() + 1);
+    let mut maps = std::collections::HashMap::new();
+    for loc in &locs {
+        let map = maps.entry(loc.file).or_insert_with(|| {
+            let f = st.chain.open_block_file_readonly(loc.file).unwrap();
+            // SAFETY: the node only appends to its block files while the
+            // map lives; the mapped bytes don't change.
+            unsafe { memmap2::Mmap::map(&f) }.unwrap()
+        });
+        assert_eq!(loc.offset % 16, 0);
+        let bytes = &map[loc.offset as usize..(loc.offset + loc.len) as usize];
+        let archived = btc_core::ArchivedBlockArchive::from_bytes(bytes).unwrap();
+        let idx = st.chain.at_height(loc.height).unwrap();
+        let wire = st.chain.read_block(idx).unwrap();
+        assert_eq!(archived.wire(), wire.as_slice());
+        let block: Block = deserialize(&wire).unwrap();
+        assert_eq!(archived.block_hash(), block.block_hash());
+        let txids: Vec<_> = block.txdata.iter().map(|t| t.compute_txid()).collect();
+        let wtxids: Vec<_> = block.txdata.iter().map(|t| t.compute_wtxid()).collect();
+        assert_eq!(archived.txids().collect::<Vec<_>>(), txids);
+        assert_eq!(archived.wtxids().collect::<Vec<_>>(), wtxids);
+    }
 }
 
 #[test]

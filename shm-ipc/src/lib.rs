@@ -19,7 +19,9 @@ pub mod platform;
 pub mod ring;
 
 pub use channel::{ChannelConfig, Loan, Message, Receiver, Record, Sender, Trust};
-pub use connection::{Address, Connection, Listener, Request};
+pub use connection::{
+    connection_from_args, spawn_child, Address, Connection, Listener, Request, SpawnOptions,
+};
 pub use error::{Error, Result};
 pub use ring::Policy;
 

@@ -38,8 +38,13 @@ fn calls_get_their_own_replies_and_errors() {
             });
         }
     });
+    // Payloads bigger than one control message travel in pieces, both ways.
+    let big: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
+    let mut back = big.clone();
+    back.reverse();
+    assert_eq!(a.call(1, &big, Some(T)).unwrap(), back);
     assert!(matches!(
-        a.call(1, &vec![0; 100_000], Some(T)),
+        a.call(1, &vec![0; (256 << 20) + 1], Some(T)),
         Err(Error::Config(_))
     ));
     drop(b);

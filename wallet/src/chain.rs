@@ -35,6 +35,25 @@ pub trait Chain {
     /// Returns `false` when the block is not available.
     fn with_block(&self, height: u32, f: &mut dyn FnMut(&ArchivedBlockArchive)) -> bool;
 
+    /// Calls `f` once with the active chain's blocks `from..=to` (or a
+    /// leading part of them, at least one), in place, for a rescan to
+    /// match on several threads. Returns how many blocks `f` got (0: the
+    /// block at `from` is not available).
+    fn with_blocks(
+        &self,
+        from: u32,
+        to: u32,
+        f: &mut dyn FnMut(&[(u32, &ArchivedBlockArchive)]),
+    ) -> usize {
+        let _ = to;
+        let mut n = 0;
+        self.with_block(from, &mut |b| {
+            f(&[(from, b)]);
+            n = 1;
+        });
+        n
+    }
+
     /// Core's `findFirstBlockWithTimeAndHeight`: the height of the first
     /// block whose time is at least `time`. A rescan for keys created at
     /// `time` (less Core's two-hour window) starts there.

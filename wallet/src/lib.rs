@@ -35,6 +35,7 @@ pub mod keys;
 pub mod ledger;
 pub mod manager;
 pub mod output_type;
+pub mod process;
 pub mod records;
 pub mod rpc;
 pub mod scan;

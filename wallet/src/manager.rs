@@ -73,6 +73,11 @@ impl WalletManager {
         self.dir.join(name)
     }
 
+    /// Whether a wallet `name` exists on disk (loaded or not).
+    pub fn exists(&self, name: &str) -> bool {
+        self.path_of(name).join(WALLET_FILE).is_file()
+    }
+
     /// The loaded wallet `name`.
     pub fn wallet(&mut self, name: &str) -> Option<&mut Wallet> {
         self.wallets.get_mut(name)

@@ -24,6 +24,9 @@ use crate::store::Batch;
 use crate::tx::TxState;
 use crate::wallet::Wallet;
 
+/// Blocks a rescan asks the node for at once.
+const RESCAN_BATCH: u32 = 256;
+
 /// Meta key of the [`Locator`].
 pub const META_LOCATOR: &str = "locator";
 /// Blocks kept one by one at the tip of the locator.
@@ -500,9 +503,10 @@ impl Wallet {
         self.commit(&batch, changed || !batch.meta.is_empty())
     }
 
-    /// Rescans the active chain from `from` to `to` (the tip when `None`)
-    /// through `chain.with_block`, one block at a time. Returns the last
-    /// height scanned.
+    /// Rescans the active chain from `from` to `to` (the tip when `None`),
+    /// fetching blocks in batches through `chain.with_blocks` and matching
+    /// each batch on every core ([`Wallet::rescan_blocks`]). Returns the
+    /// last height scanned.
     pub fn rescan(
         &mut self,
         chain: &dyn Chain,
@@ -513,28 +517,24 @@ impl Wallet {
             return Ok(None);
         };
         let to = to.unwrap_or(tip).min(tip);
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let mut last = None;
-        let mut batch = Batch::default();
-        let mut changed = false;
-        for height in from..=to {
-            let mut result: Result<Applied, WalletError> = Ok(Applied::default());
-            let found = chain.with_block(height, &mut |block| {
-                let m = match_block(&self.scripts, &self.outpoints, block);
-                result = self.apply_block(block, height, m, &mut batch, false);
+        let mut height = from;
+        while height <= to {
+            let batch_end = to.min(height.saturating_add(RESCAN_BATCH - 1));
+            let mut result = Ok(());
+            let got = chain.with_blocks(height, batch_end, &mut |blocks| {
+                result = self.rescan_blocks(blocks, threads);
             });
-            if !found {
+            if got == 0 {
                 return Err(WalletError::Other(
                     "Failed to rescan unavailable blocks, potentially caused by data corruption. If the issue persists you may want to reindex (see -reindex option).".into(),
                 ));
             }
-            changed |= result?.changed;
-            last = Some(height);
-            if height.is_multiple_of(1000) {
-                self.commit(&batch, changed)?;
-                batch = Batch::default();
-            }
+            result?;
+            last = Some(height + got as u32 - 1);
+            height += got as u32;
         }
-        self.commit(&batch, changed || !batch.meta.is_empty())?;
         Ok(last)
     }
 

@@ -84,6 +84,16 @@ impl WalletOptions {
             kdf_calibrate: true,
         }
     }
+
+    /// The options a node gives its wallets: Core's defaults for `network`
+    /// with `-fallbackfee` (in sat/kvB; 0 or none: no fallback).
+    pub fn with_fallback_fee(network: Network, fallback_sat_kvb: Option<u64>) -> WalletOptions {
+        let mut o = WalletOptions::new(network);
+        o.fallback_fee = fallback_sat_kvb
+            .filter(|&f| f > 0)
+            .map(|f| bitcoin::FeeRate::from_sat_per_kwu(f.div_ceil(4)));
+        o
+    }
 }
 
 /// What `createwallet` asks for.

@@ -39,6 +39,9 @@ pub mod method {
     /// `height` → the block's archive, raw bytes (TCP only).
     pub const BLOCK_ARCHIVE: u32 = 19;
 
+    /// Wallet → node: wallet `name` (a JSON string) changed, for GUIs.
+    pub const WALLET_CHANGED: u32 = 20;
+
     // Node → wallet process.
     /// [`super::RpcRequest`] → [`super::RpcReply`].
     pub const WALLET_RPC: u32 = 30;
@@ -64,6 +67,10 @@ pub struct Hello {
     pub role: Role,
     /// `main`, `test`, `testnet4`, `signet` or `regtest` (Core's names).
     pub chain: String,
+    /// The node's IPC secret (`<datadir>/<chain>/.ipccookie`), needed on a
+    /// TCP bind other than loopback.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<String>,
 }
 
 /// The answer to [`Hello`].
@@ -201,6 +208,7 @@ mod tests {
             version: 1,
             role: Role::Wallet,
             chain: "regtest".into(),
+            auth: None,
         };
         assert_eq!(decode::<Hello>(&encode(&h)).unwrap(), h);
         assert!(decode::<Hello>(b"\xff\x00").is_err());

@@ -189,7 +189,9 @@ mod tests {
 
     fn block() -> Vec<u8> {
         use bitcoin::consensus::encode::serialize;
-        serialize(&bitcoin::constants::genesis_block(bitcoin::Network::Regtest))
+        serialize(&bitcoin::constants::genesis_block(
+            bitcoin::Network::Regtest,
+        ))
     }
 
     #[test]

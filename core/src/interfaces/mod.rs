@@ -17,6 +17,7 @@
 
 pub mod calls;
 pub mod event;
+pub mod latency;
 
 pub use calls::{
     method, BlockLocation, BlockLocations, BlockRange, BroadcastRequest, Hello, HelloReply,

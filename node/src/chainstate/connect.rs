@@ -14,7 +14,7 @@ use rkyv::util::AlignedVec;
 
 use super::rules::{self, Rejection};
 use super::{ChainError, Chainstate, ProcessError};
-use crate::blockfiles::{FilePos, Kind};
+use crate::blockfiles::{FilePos, FilesError, Kind};
 use crate::blockindex::{Idx, Status};
 use crate::log_line;
 use crate::store::{outpoint_key, Coin, OutPointKey};
@@ -71,7 +71,7 @@ impl Chainstate {
     ) -> Result<(Idx, Vec<ConnectedBlock>), ProcessError> {
         let start = Instant::now();
         let archive = archive_of(bytes).map_err(ProcessError::Invalid)?;
-        let idx = self.accept(&archive, None, Some(bytes))?;
+        let idx = self.accept(&archive, None)?;
         self.archives.insert(idx, archive);
         self.timings.accept += start.elapsed();
         let events = self.activate_best_chain()?;
@@ -81,25 +81,30 @@ impl Chainstate {
         Ok((idx, events))
     }
 
-    /// Enters a block read back from the block files at `pos`.
+    /// Enters a block archive read back from the block files at `pos`
+    /// (after a crash, or on `-reindex`): validated as an archive, not
+    /// parsed or hashed again.
     pub(super) fn accept_stored_block(
         &mut self,
-        bytes: &[u8],
+        archive: AlignedVec<ARCHIVE_ALIGN>,
         pos: FilePos,
     ) -> Result<Idx, ProcessError> {
-        let archive = archive_of(bytes).map_err(ProcessError::Invalid)?;
-        let idx = self.accept(&archive, Some(pos), None)?;
+        ArchivedBlockArchive::from_bytes(&archive).map_err(|e| {
+            ProcessError::Invalid(Rejection::decode(format!(
+                "the record is not a block archive: {e}"
+            )))
+        })?;
+        let idx = self.accept(&archive, Some(pos))?;
         self.archives.insert(idx, archive);
         Ok(idx)
     }
 
-    /// The checks that need no UTXO set, then storage (unless the block is
-    /// already stored at `stored`).
+    /// The checks that need no UTXO set, then storage of the archive
+    /// (unless it is already stored at `stored`).
     fn accept(
         &mut self,
         archive: &AlignedVec<ARCHIVE_ALIGN>,
         stored: Option<FilePos>,
-        bytes: Option<&[u8]>,
     ) -> Result<Idx, ProcessError> {
         let block = view(archive)?;
         let header = block.header();
@@ -131,14 +136,16 @@ impl Chainstate {
             None => {
                 let pos = self
                     .files
-                    .append(Kind::Block, bytes.unwrap_or(block.wire()))
+                    .append(Kind::Block, archive)
                     .map_err(ChainError::from)?;
                 self.indexed_end = self.files.end(Kind::Block);
                 pos
             }
         };
         let idx = self.tree.insert(header, Some(prev), Status::default());
-        self.tree.set_data(idx, pos, block.tx_count() as u32);
+        let len = u32::try_from(archive.len())
+            .map_err(|_| ChainError::from(FilesError::TooLarge(archive.len())))?;
+        self.tree.set_data(idx, pos, len, block.tx_count() as u32);
         Ok(idx)
     }
 
@@ -187,18 +194,12 @@ impl Chainstate {
         Ok(events)
     }
 
+    /// The archive of `idx`: the one just received, or the stored one.
     fn load_archive(&mut self, idx: Idx) -> Result<AlignedVec<ARCHIVE_ALIGN>, ChainError> {
-        if let Some(a) = self.archives.remove(&idx) {
-            return Ok(a);
+        match self.archives.remove(&idx) {
+            Some(a) => Ok(a),
+            None => self.read_archive(idx),
         }
-        let bytes = self.read_block(idx)?;
-        archive_of(&bytes).map_err(|r| {
-            ChainError::Inconsistent(format!(
-                "stored block {} does not decode: {}",
-                self.tree.get(idx).hash,
-                r.debug
-            ))
-        })
     }
 
     /// Connects `idx`, a child of the tip.

@@ -15,7 +15,7 @@ use super::{
     ChainError, Chainstate, ChainstateOptions, ProcessError, META_BLOCK, META_INDEXED_END,
     META_TXINDEX_SYNCED,
 };
-use crate::blockfiles::{BlockFiles, FilePos, Kind, Next, MAX_FILE_SIZE};
+use crate::blockfiles::{BlockFiles, FilePos, Kind, Next, RecordBuf, MAX_FILE_SIZE};
 use crate::blockindex::{BlockTree, Idx, IndexRecord, Status};
 use crate::log_line;
 use crate::params::ChainParams;
@@ -126,14 +126,9 @@ impl Chainstate {
         log_line!("txindex: indexing the transactions of {tip} blocks");
         for h in 1..=tip {
             let idx = self.active[h as usize];
-            let bytes = self.read_block(idx)?;
-            let wire = btc_core::BlockWire::parse(bytes.as_slice()).map_err(|e| {
-                ChainError::Inconsistent(format!("block at height {h} does not parse: {e}"))
-            })?;
-            let archive = wire.to_archive();
-            let block = btc_core::ArchivedBlockArchive::from_bytes(&archive).map_err(|e| {
-                ChainError::Inconsistent(format!("block at height {h} does not parse: {e}"))
-            })?;
+            let archive = self.read_archive(idx)?;
+            let block = btc_core::ArchivedBlockArchive::from_bytes(&archive)
+                .map_err(|e| ChainError::Inconsistent(format!("block at height {h}: {e}")))?;
             self.txindex_update(block, self.tree.get(idx).hash, true);
             if h % 1000 == 0 {
                 self.flush()?;
@@ -165,21 +160,24 @@ impl Chainstate {
             Some(idx) => idx,
             None => {
                 let bytes = serialize(&genesis);
+                let archive = btc_core::BlockWire::parse(bytes.as_slice())
+                    .map_err(|e| {
+                        ChainError::Inconsistent(format!("the genesis block does not parse: {e}"))
+                    })?
+                    .to_archive();
                 // On -reindex the files begin with genesis already.
-                let first = FilePos {
-                    file: 0,
-                    offset: 12,
-                };
+                let first = BlockFiles::first_payload(0);
                 let pos = match self.files.read(Kind::Block, first) {
-                    Ok(b) if b == bytes => first,
+                    Ok(b) if b.as_slice() == archive.as_slice() => first,
                     _ => {
-                        let pos = self.files.append(Kind::Block, &bytes)?;
+                        let pos = self.files.append(Kind::Block, &archive)?;
                         self.indexed_end = self.files.end(Kind::Block);
                         pos
                     }
                 };
                 let idx = self.tree.insert(genesis.header, None, Status::default());
-                self.tree.set_data(idx, pos, genesis.txdata.len() as u32);
+                self.tree
+                    .set_data(idx, pos, archive.len() as u32, genesis.txdata.len() as u32);
                 idx
             }
         };
@@ -191,28 +189,32 @@ impl Chainstate {
         Ok(())
     }
 
-    /// Every block position the index refers to must lie inside the files:
-    /// a file cut short (by hand, or a disk problem) is reported, not
-    /// silently read as garbage later.
+    /// Every block position the index refers to must lie inside the files
+    /// (a block's whole archive, whose length the index has): a file cut
+    /// short (by hand, or a disk problem) is reported, not silently read as
+    /// garbage later.
     fn check_files_cover_index(&self) -> Result<(), ChainError> {
         let mut need: HashMap<(Kind, u32), u64> = HashMap::new();
         for (_, e) in self.tree.iter() {
-            for (kind, pos) in [(Kind::Block, e.data), (Kind::Undo, e.undo)] {
-                if let Some(p) = pos {
+            let block = e.data.map(|p| (p, u64::from(e.data_len)));
+            // An undo record has at least one byte.
+            let undo = e.undo.map(|p| (p, 1));
+            for (kind, pos) in [(Kind::Block, block), (Kind::Undo, undo)] {
+                if let Some((p, len)) = pos {
                     let end = need.entry((kind, p.file)).or_default();
-                    *end = (*end).max(u64::from(p.offset));
+                    *end = (*end).max(u64::from(p.offset) + len);
                 }
             }
         }
         for ((kind, file), end) in need {
             let len = self.files.file_len(kind, file)?;
-            if len <= end {
+            if len < end {
                 let name = match kind {
                     Kind::Block => "blk",
                     Kind::Undo => "rev",
                 };
                 return Err(ChainError::Inconsistent(format!(
-                    "{name}{file:05}.dat is {len} bytes, but the block index has a record at offset {end}: the file was truncated"
+                    "{name}{file:05}.dat is {len} bytes, but the block index has a record there that ends at offset {end}: the file was truncated"
                 )));
             }
         }
@@ -240,7 +242,7 @@ impl Chainstate {
         let progress = Progress::new(reindex, total);
         let mut imported = 0usize;
         let mut skipped = 0usize;
-        let mut buf = Vec::new();
+        let mut buf = RecordBuf::new();
         let mut at = from;
         loop {
             // One record at a time: a reindex never holds more than one
@@ -262,7 +264,9 @@ impl Chainstate {
                     break;
                 }
             };
-            match self.accept_stored_block(&buf, pos) {
+            // The archive moves into the chainstate (connecting takes it
+            // from there); the next record gets a new buffer.
+            match self.accept_stored_block(std::mem::take(&mut buf), pos) {
                 Ok(_) => imported += 1,
                 Err(ProcessError::Duplicate | ProcessError::DuplicateInvalid) => {}
                 Err(ProcessError::Chain(e)) => return Err(e),

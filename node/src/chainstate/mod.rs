@@ -14,6 +14,7 @@
 //! the last flush are read back from the files and connected again, so a
 //! `kill -9` loses nothing that was acknowledged and needs no `-reindex`.
 
+mod archives;
 mod connect;
 mod load;
 mod rules;
@@ -247,14 +248,6 @@ impl Chainstate {
     /// Sets (`Some`) or clears (`None`, or 0 as in Core) the mock time.
     pub fn set_mocktime(&mut self, t: Option<i64>) {
         self.mocktime = t.filter(|&t| t != 0);
-    }
-
-    /// The raw bytes of a stored block.
-    pub fn read_block(&mut self, idx: Idx) -> Result<Vec<u8>, ChainError> {
-        let pos = self.tree.get(idx).data.ok_or_else(|| {
-            ChainError::Inconsistent(format!("block {} has no data", self.tree.get(idx).hash))
-        })?;
-        Ok(self.files.read(Kind::Block, pos)?)
     }
 
     /// The undo data of a connected block.

@@ -17,6 +17,13 @@ pub(super) fn methods() -> Vec<Method> {
             run: uptime,
         },
         Method {
+            name: "getipcinfo",
+            category: "control",
+            params: &[],
+            usage: "getipcinfo",
+            run: getipcinfo,
+        },
+        Method {
             name: "stop",
             category: "control",
             params: &["wait"],
@@ -56,6 +63,16 @@ pub(super) fn methods() -> Vec<Method> {
 
 fn uptime(node: &Node, _: &Params, _: &Method) -> Result<Value, RpcError> {
     Ok(json!(node.started.elapsed().as_secs()))
+}
+
+/// Not in Core: the notification rings (records, bytes, occupancy,
+/// subscribers), the IPC connections, and the notification latency the
+/// wallets measured (publish to applied).
+fn getipcinfo(node: &Node, _: &Params, _: &Method) -> Result<Value, RpcError> {
+    Ok(match node.wallets() {
+        Some(w) => w.ipc_info(),
+        None => json!({ "rings": [], "connections": 0, "wallet_notify": null }),
+    })
 }
 
 fn stop(node: &Node, _: &Params, _: &Method) -> Result<Value, RpcError> {

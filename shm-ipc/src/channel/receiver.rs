@@ -27,6 +27,8 @@ pub struct Receiver<T> {
     trust: Trust,
     /// Private copy of the current record for untrusted producers.
     scratch: AlignedVec<16>,
+    /// Sequence number of the first record this receiver can get.
+    start_seq: u64,
     _t: PhantomData<fn() -> T>,
 }
 
@@ -89,21 +91,28 @@ impl<T: Message> Drop for Record<'_, T> {
 }
 
 impl<T: Message> Receiver<T> {
-    pub(crate) fn from_ring(c: RingConsumer, trust: Trust) -> Receiver<T> {
-        Self::new(Source::Ring(c), trust)
+    pub(crate) fn from_ring(c: RingConsumer, trust: Trust, start_seq: u64) -> Receiver<T> {
+        Self::new(Source::Ring(c), trust, start_seq)
     }
 
-    pub(crate) fn from_stream(c: StreamConsumer, trust: Trust) -> Receiver<T> {
-        Self::new(Source::Stream(c), trust)
+    pub(crate) fn from_stream(c: StreamConsumer, trust: Trust, start_seq: u64) -> Receiver<T> {
+        Self::new(Source::Stream(c), trust, start_seq)
     }
 
-    fn new(source: Source, trust: Trust) -> Receiver<T> {
+    fn new(source: Source, trust: Trust, start_seq: u64) -> Receiver<T> {
         Receiver {
             source,
             trust,
+            start_seq,
             scratch: AlignedVec::new(),
             _t: PhantomData,
         }
+    }
+
+    /// Sequence number of the first record this receiver can get: every
+    /// record numbered below it was published before it attached.
+    pub fn start_seq(&self) -> u64 {
+        self.start_seq
     }
 
     /// Releases a record kept with [`Record::keep`], if any.

@@ -194,6 +194,7 @@ impl<T: Message> Sender<T> {
         Ok(Receiver::from_ring(
             RingConsumer::new(consumer, cursor, at.start, at.start_seq),
             trust,
+            at.start_seq,
         ))
     }
 

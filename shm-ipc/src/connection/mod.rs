@@ -26,7 +26,7 @@ pub use address::{Address, Listener};
 pub use spawn::{connection_from_args, spawn_child, SpawnOptions, IPC_FD_ARG};
 
 use self::link::{Incoming, Link};
-use self::wire::{Msg, CAP_SHARED_MEMORY, MAX_CALL_PAYLOAD};
+use self::wire::{Msg, CAP_SHARED_MEMORY, MAX_CALL_PAYLOAD, MAX_CALL_TOTAL};
 use crate::channel::stream::{InFrame, OutFrame, StreamConsumer, StreamFanout};
 use crate::channel::{Message, Receiver, Sender, Trust};
 use crate::error::{Error, Result};
@@ -56,17 +56,15 @@ impl Request {
             return Err(Error::PeerDied);
         };
         let (ok, payload) = match result {
-            Ok(p) => (true, p.to_vec()),
-            Err(e) => (false, e.as_bytes().to_vec()),
+            Ok(p) => (true, p),
+            Err(e) => (false, e.as_bytes()),
         };
-        if payload.len() > MAX_CALL_PAYLOAD {
-            return Err(Error::Config("reply payload too large".into()));
-        }
+        let last = inner.send_parts(self.id, true, payload)?;
         inner.send(
             &Msg::Reply {
                 id: self.id,
                 ok,
-                payload,
+                payload: last.to_vec(),
             },
             &[],
         )
@@ -119,7 +117,13 @@ struct State {
     our_consumers: Vec<Weak<ConsumerShared>>,
     /// Our stream receivers, by channel.
     routes: HashMap<u32, (cc::Sender<InFrame>, Arc<OwnedFd>)>,
+    /// Leading pieces of the peer's big calls, and of the replies to ours.
+    call_parts: HashMap<u64, Vec<u8>>,
+    reply_parts: HashMap<u64, Vec<u8>>,
 }
+
+/// Most calls (or replies) a peer may have in pieces at once.
+const MAX_PARTIAL_CALLS: usize = 64;
 
 /// Descriptors the peer handed over, with the application's tag.
 pub type TaggedFds = (u32, Vec<OwnedFd>);
@@ -281,9 +285,9 @@ impl Connection {
     /// Calls the peer: `method` and `payload` are the application's. Fails with
     /// `PeerDied` at once if the peer goes away, `Timeout` after `timeout`.
     pub fn call(&self, method: u32, payload: &[u8], timeout: Option<Duration>) -> Result<Vec<u8>> {
-        if payload.len() > MAX_CALL_PAYLOAD {
+        if payload.len() > MAX_CALL_TOTAL {
             return Err(Error::Config(format!(
-                "call payload of {} bytes is over the {MAX_CALL_PAYLOAD}-byte limit",
+                "call payload of {} bytes is over the {MAX_CALL_TOTAL}-byte limit",
                 payload.len()
             )));
         }
@@ -303,14 +307,17 @@ impl Connection {
                 .remove(&id);
             return Err(Error::PeerDied);
         }
-        if let Err(e) = inner.send(
-            &Msg::Call {
-                id,
-                method,
-                payload: payload.to_vec(),
-            },
-            &[],
-        ) {
+        let sent = inner.send_parts(id, false, payload).and_then(|last| {
+            inner.send(
+                &Msg::Call {
+                    id,
+                    method,
+                    payload: last.to_vec(),
+                },
+                &[],
+            )
+        });
+        if let Err(e) = sent {
             inner
                 .calls
                 .lock()
@@ -429,6 +436,7 @@ impl Connection {
             Ok(Receiver::from_ring(
                 RingConsumer::new(shared, cursor, start, start_seq),
                 trust,
+                start_seq,
             ))
         } else {
             let (tx, rx) = cc::bounded(STREAM_QUEUE);
@@ -438,10 +446,11 @@ impl Connection {
                 .routes
                 .insert(channel, (tx, Arc::clone(&eventfd)));
             inner.send(&Msg::Attach { channel }, &[])?;
-            inner.wait_attached(channel, deadline)?;
+            let (_, start_seq) = inner.wait_attached(channel, deadline)?;
             Ok(Receiver::from_stream(
                 StreamConsumer::new(rx, Arc::clone(&inner.dead), eventfd),
                 trust,
+                start_seq,
             ))
         }
     }
@@ -520,6 +529,32 @@ impl Inner {
         self.link.send(&msg.encode(), fds)
     }
 
+    /// Sends all but the last piece of a call's or reply's `payload` as
+    /// [`Msg::Part`]s and returns the last piece (at most
+    /// [`MAX_CALL_PAYLOAD`] bytes), for the `Call` or `Reply` itself.
+    fn send_parts<'p>(&self, id: u64, reply: bool, payload: &'p [u8]) -> Result<&'p [u8]> {
+        if payload.len() > MAX_CALL_TOTAL {
+            return Err(Error::Config(format!(
+                "payload of {} bytes is over the {MAX_CALL_TOTAL}-byte limit",
+                payload.len()
+            )));
+        }
+        let mut rest = payload;
+        while rest.len() > MAX_CALL_PAYLOAD {
+            let (head, tail) = rest.split_at(MAX_CALL_PAYLOAD);
+            self.send(
+                &Msg::Part {
+                    id,
+                    reply,
+                    data: head.to_vec(),
+                },
+                &[],
+            )?;
+            rest = tail;
+        }
+        Ok(rest)
+    }
+
     /// Waits until `take` finds something in the state, the peer dies, or the deadline passes.
     fn wait_for<R>(
         &self,
@@ -579,7 +614,30 @@ impl Inner {
 
     fn on_control(self: &Arc<Self>, msg: Msg, fds: Vec<OwnedFd>) -> Result<()> {
         match msg {
+            Msg::Part { id, reply, data } => {
+                let mut st = self.lock_state();
+                let parts = if reply {
+                    &mut st.reply_parts
+                } else {
+                    &mut st.call_parts
+                };
+                if !parts.contains_key(&id) && parts.len() >= MAX_PARTIAL_CALLS {
+                    return Err(Error::Protocol("too many calls in pieces at once".into()));
+                }
+                let buf = parts.entry(id).or_default();
+                if buf.len() + data.len() > MAX_CALL_TOTAL {
+                    return Err(Error::Protocol("call payload over the size limit".into()));
+                }
+                buf.extend_from_slice(&data);
+            }
             Msg::Reply { id, ok, payload } => {
+                let payload = match self.lock_state().reply_parts.remove(&id) {
+                    Some(mut head) => {
+                        head.extend_from_slice(&payload);
+                        head
+                    }
+                    None => payload,
+                };
                 if let Some(tx) = self
                     .calls
                     .lock()
@@ -599,6 +657,13 @@ impl Inner {
                 method,
                 payload,
             } => {
+                let payload = match self.lock_state().call_parts.remove(&id) {
+                    Some(mut head) => {
+                        head.extend_from_slice(&payload);
+                        head
+                    }
+                    None => payload,
+                };
                 let req = Request {
                     method,
                     payload,
@@ -708,13 +773,16 @@ impl Inner {
             // Subscribed before the reply: every record published after the
             // peer's `subscribe` returns reaches it. (Records may even arrive
             // before `Attached`; the peer routes them already.)
+            // The first record the stream can carry is the next one
+            // published (one being published right now may come too).
+            let (_, start_seq) = ring.head_and_seq();
             fanout.add(channel, tx, Arc::clone(&alive));
             self.lock_state().peer_streams.push(alive);
             self.send(
                 &Msg::Attached {
                     channel,
                     start: 0,
-                    start_seq: 0,
+                    start_seq,
                 },
                 &[],
             )

@@ -8,8 +8,11 @@ use crate::error::{Error, Result};
 pub const MAGIC: [u8; 8] = *b"SHMIPC\0\x01";
 /// Capability bit: this link can carry shared memory (file descriptors).
 pub const CAP_SHARED_MEMORY: u64 = 1;
-/// Largest call or reply payload.
+/// Largest call or reply payload in one message; bigger ones travel as
+/// [`Msg::Part`]s first.
 pub const MAX_CALL_PAYLOAD: usize = 60 * 1024;
+/// Largest call or reply payload in all: a peer that sends more is dropped.
+pub const MAX_CALL_TOTAL: usize = 256 << 20;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Msg {
@@ -54,6 +57,13 @@ pub enum Msg {
         seq: u64,
         payload: Vec<u8>,
     },
+    /// A leading piece of the payload of call `id` (ours, if `reply`, else
+    /// the sender's): the `Call` or `Reply` with that id carries the last.
+    Part {
+        id: u64,
+        reply: bool,
+        data: Vec<u8>,
+    },
     /// Descriptors handed over for the application, with its own tag.
     Fds {
         tag: u32,
@@ -71,6 +81,7 @@ const K_REFUSED: u8 = 7;
 pub const K_DATA: u8 = 8;
 const K_FDS: u8 = 9;
 const K_SHUTDOWN: u8 = 10;
+const K_PART: u8 = 11;
 
 impl Msg {
     pub fn encode(&self) -> Vec<u8> {
@@ -142,6 +153,12 @@ impl Msg {
                 b.extend_from_slice(&data_header(*channel, *seq));
                 b.extend_from_slice(payload);
             }
+            Msg::Part { id, reply, data } => {
+                b.push(K_PART);
+                put64(&mut b, *id);
+                b.push(*reply as u8);
+                b.extend_from_slice(data);
+            }
             Msg::Fds { tag } => {
                 b.push(K_FDS);
                 put32(&mut b, *tag);
@@ -197,6 +214,11 @@ impl Msg {
                 payload: r.rest().to_vec(),
             },
             K_FDS => Msg::Fds { tag: r.u32()? },
+            K_PART => Msg::Part {
+                id: r.u64()?,
+                reply: r.u8()? != 0,
+                data: r.rest().to_vec(),
+            },
             K_SHUTDOWN => Msg::Shutdown,
             k => return Err(Error::Protocol(format!("unknown control message kind {k}"))),
         };
@@ -272,6 +294,11 @@ mod tests {
                 version: 1,
                 caps: 3,
                 epoch: 99,
+            },
+            Msg::Part {
+                id: 5,
+                reply: true,
+                data: vec![1, 2, 3],
             },
             Msg::Call {
                 id: 7,

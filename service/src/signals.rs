@@ -4,6 +4,7 @@
 use nix::sys::signal::{SigSet, Signal};
 
 /// The blocked termination signals.
+#[derive(Clone, Copy)]
 pub struct Termination {
     set: SigSet,
 }

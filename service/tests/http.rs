@@ -8,9 +8,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use btc_node::config::Config;
-use btc_node::http::codes::*;
-use btc_node::http::*;
+use btc_service::config::Config;
+use btc_service::http::codes::*;
+use btc_service::http::*;
 use serde_json::{json, Value};
 use tempfile::TempDir;
 

@@ -5,7 +5,7 @@ use std::fs;
 use std::path::Path;
 
 use bitcoin::Network;
-use btc_node::config::{Config, ConfigError};
+use btc_service::config::{Config, ConfigError};
 use tempfile::TempDir;
 
 const KNOWN: &[&str] = &[

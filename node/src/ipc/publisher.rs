@@ -1,0 +1,228 @@
+//! The node's notification rings: chain events, queued in chain order by
+//! the node (under its chainstate lock, never blocking there), written
+//! once each into the `EVENTS_CHANNEL` ring by one thread, whatever the
+//! number of wallet processes reading it. A block's archive moves from the
+//! chainstate into the event and is copied once, into the ring slot.
+//!
+//! The same thread also writes a small record per event into the GUI's
+//! `Lag` ring, where a slow GUI loses records instead of holding the node.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+
+use bitcoin::consensus::encode::serialize;
+use btc_core::interfaces::{
+    event::now_ns, Event, EventKind, EventRecord, EVENTS_RING_BYTES, UI_RING_BYTES,
+};
+use rkyv::util::AlignedVec;
+use serde_json::{json, Value};
+use shm_ipc::{ChannelConfig, Connection, Policy, Sender};
+
+use crate::wallets::WalletEvent;
+
+#[derive(Default)]
+struct Queue {
+    items: VecDeque<WalletEvent>,
+    /// Events queued so far, and published so far.
+    queued: u64,
+    published: u64,
+    /// Ring sequence number of the last event published.
+    last_seq: Option<u64>,
+    stop: bool,
+}
+
+/// The notification rings and their writer.
+pub struct Publisher {
+    queue: Mutex<Queue>,
+    changed: Condvar,
+    events: Mutex<Sender<EventRecord>>,
+    ui: Mutex<Sender<EventRecord>>,
+}
+
+impl Publisher {
+    /// Creates the rings and starts their writer thread.
+    pub fn start() -> shm_ipc::Result<(Arc<Publisher>, JoinHandle<()>)> {
+        let events = Sender::new(ChannelConfig::new(EVENTS_RING_BYTES, Policy::Block))?;
+        let ui = Sender::new(ChannelConfig::new(UI_RING_BYTES, Policy::Lag))?;
+        let p = Arc::new(Publisher {
+            queue: Mutex::new(Queue::default()),
+            changed: Condvar::new(),
+            events: Mutex::new(events),
+            ui: Mutex::new(ui),
+        });
+        let me = p.clone();
+        let thread = std::thread::Builder::new()
+            .name("publisher".into())
+            .spawn(move || me.run())
+            .map_err(shm_ipc::Error::Io)?;
+        Ok((p, thread))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues events in chain order.
+    pub fn queue(&self, events: Vec<WalletEvent>) {
+        let mut q = self.lock();
+        q.queued += events.len() as u64;
+        q.items.extend(events);
+        self.changed.notify_all();
+    }
+
+    /// Offers the event ring (and, to a GUI, the GUI ring) to a peer.
+    pub fn offer(&self, conn: &Connection, gui: bool) -> shm_ipc::Result<()> {
+        if gui {
+            let ui = self.ui.lock().unwrap_or_else(|e| e.into_inner());
+            conn.offer(btc_core::interfaces::UI_CHANNEL, &ui)?;
+        }
+        let ev = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        conn.offer(btc_core::interfaces::EVENTS_CHANNEL, &ev)
+    }
+
+    /// Waits until every event queued before this call is in the ring and
+    /// returns the ring sequence number of the last one (`None` if nothing
+    /// was ever published): what a wallet must have applied to answer an
+    /// RPC as of now.
+    pub fn sync_point(&self) -> Option<u64> {
+        let mut q = self.lock();
+        let target = q.queued;
+        while q.published < target && !q.stop {
+            q = self.changed.wait(q).unwrap_or_else(|e| e.into_inner());
+        }
+        q.last_seq
+    }
+
+    /// Tells GUIs that wallet `name` changed.
+    pub fn wallet_changed(&self, name: &str) {
+        let mut body = AlignedVec::<16>::new();
+        body.extend_from_slice(name.as_bytes());
+        let ev = Event {
+            kind: EventKind::WalletChanged,
+            height: 0,
+            hash: [0; 32],
+            time_ns: now_ns(),
+            body,
+        };
+        let _ = self.ui.lock().unwrap_or_else(|e| e.into_inner()).send(&ev);
+    }
+
+    /// Stops the writer once the queue is drained.
+    pub fn stop(&self) {
+        let mut q = self.lock();
+        q.stop = true;
+        self.changed.notify_all();
+    }
+
+    /// Ring statistics for `getipcinfo`.
+    pub fn info(&self) -> Value {
+        let ring = |name: &str, s: &Sender<EventRecord>| {
+            let st = s.stats();
+            let (occupied, capacity) = s.occupancy();
+            json!({
+                "name": name,
+                "records": st.records,
+                "bytes": st.bytes,
+                "occupancy": occupied,
+                "capacity": capacity,
+                "subscribers": s.subscriber_count(),
+            })
+        };
+        let ev = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        let ui = self.ui.lock().unwrap_or_else(|e| e.into_inner());
+        json!([ring("events", &ev), ring("ui", &ui)])
+    }
+
+    fn run(&self) {
+        loop {
+            let item = {
+                let mut q = self.lock();
+                loop {
+                    if let Some(item) = q.items.pop_front() {
+                        break item;
+                    }
+                    if q.stop {
+                        return;
+                    }
+                    q = self.changed.wait(q).unwrap_or_else(|e| e.into_inner());
+                }
+            };
+            let (record, tip) = to_record(item);
+            let seq = {
+                let mut ev = self.events.lock().unwrap_or_else(|e| e.into_inner());
+                match ev.send(&record) {
+                    Ok(seq) => Some(seq),
+                    Err(e) => {
+                        crate::log_line!("ipc: cannot publish a notification: {e}");
+                        None
+                    }
+                }
+            };
+            if let Some(ui) = tip {
+                // Lag policy: never waits for a GUI.
+                let _ = self.ui.lock().unwrap_or_else(|e| e.into_inner()).send(&ui);
+            }
+            let mut q = self.lock();
+            q.published += 1;
+            if seq.is_some() {
+                q.last_seq = seq;
+            }
+            self.changed.notify_all();
+        }
+    }
+}
+
+/// The ring record of an event, and the GUI's small record for it.
+fn to_record(item: WalletEvent) -> (EventRecord, Option<EventRecord>) {
+    let now = now_ns();
+    let block = |kind, height: u32, archive: AlignedVec<16>| {
+        let hash = btc_core::ArchivedBlockArchive::from_bytes(&archive)
+            .map(|b| b.hash)
+            .unwrap_or([0; 32]);
+        let ui = Event {
+            kind: EventKind::TipUpdated,
+            height: if kind == EventKind::BlockConnected {
+                height
+            } else {
+                height.saturating_sub(1)
+            },
+            hash,
+            time_ns: now,
+            body: AlignedVec::new(),
+        };
+        let ev = Event {
+            kind,
+            height,
+            hash,
+            time_ns: now,
+            body: archive,
+        };
+        (ev, Some(ui))
+    };
+    match item {
+        WalletEvent::Connected { height, archive } => {
+            block(EventKind::BlockConnected, height, archive)
+        }
+        WalletEvent::Disconnected { height, archive } => {
+            block(EventKind::BlockDisconnected, height, archive)
+        }
+        WalletEvent::TxAdded(tx) => {
+            let mut body = AlignedVec::<16>::new();
+            body.extend_from_slice(&serialize(&tx));
+            let txid = bitcoin::hashes::Hash::to_byte_array(tx.compute_txid());
+            let ev = Event {
+                kind: EventKind::TxAdded,
+                height: 0,
+                hash: txid,
+                time_ns: now,
+                body,
+            };
+            let ui = Event {
+                body: AlignedVec::new(),
+                ..ev.clone()
+            };
+            (ev, Some(ui))
+        }
+    }
+}
