@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use serde_json::json;
 
-use super::rpc::Rpc;
+use super::rpc::{Rpc, RpcError};
 
 /// The directory of the binaries under test.
 #[derive(Clone, Debug)]
@@ -178,8 +178,11 @@ impl Daemon {
             }
             if cookie.exists() {
                 if let Ok(mut rpc) = Rpc::new(self.rpc_port, &cookie) {
+                    // Any JSON-RPC answer will do (a wallet process without
+                    // a wallet answers -18).
                     match rpc.call("uptime", json!([])) {
                         Ok(_) => return Ok(rpc),
+                        Err(e) if e.downcast_ref::<RpcError>().is_some() => return Ok(rpc),
                         Err(e) if Instant::now() > deadline => {
                             return Err(e.context(format!("{} never answered", self.name)))
                         }
@@ -194,12 +197,12 @@ impl Daemon {
         }
     }
 
-    /// Stops it through RPC `stop` and waits (up to 120 s) for it to exit,
+    /// Stops it through RPC `stop` and waits (up to 60 s) for it to exit,
     /// then kills whatever is left.
     pub fn stop(mut self, rpc: &mut Rpc) -> Result<()> {
         let kids = self.children();
         let _ = rpc.call("stop", json!([]));
-        let r = self.wait_exit(Duration::from_secs(120));
+        let r = self.wait_exit(Duration::from_secs(60));
         self.terminate(kids);
         r
     }
@@ -213,6 +216,16 @@ impl Daemon {
             .into_iter()
             .filter_map(|p| Some((p, start_time(p)?)))
             .collect()
+    }
+
+    /// Stops it with SIGTERM (for `bitcoin-wallet`, whose RPC has no
+    /// `stop`) and waits up to 60 s for it to exit, then kills it.
+    pub fn stop_signal(mut self) -> Result<()> {
+        let kids = self.children();
+        unsafe { libc::kill(self.pid, libc::SIGTERM) };
+        let r = self.wait_exit(Duration::from_secs(60));
+        self.terminate(kids);
+        r
     }
 
     fn wait_exit(&mut self, limit: Duration) -> Result<()> {

@@ -287,7 +287,9 @@ fn rescan(
     let cpu = |p: Option<i32>| p.and_then(cpu_seconds);
     let (w0, n0) = (cpu(wallet_pid), cpu(node_pid));
     let t0 = Instant::now();
-    let r = rpc.wallet(name, "rescanblockchain", json!([]))?;
+    // The history's blocks only (mode C's node also has the blocks mined
+    // for the notification latency).
+    let r = rpc.wallet(name, "rescanblockchain", json!([0, h.meta.blocks]))?;
     let secs = t0.elapsed().as_secs_f64();
     let (w1, n1) = (cpu(wallet_pid), cpu(node_pid));
     let stop = r.get("stop_height").and_then(Value::as_i64);
@@ -494,7 +496,8 @@ pub fn run_tcp_mode(
         Some(node.pid),
     )
     .context("mode C: rescan")?;
-    wallet.stop(&mut wrpc)?;
+    drop(wrpc);
+    wallet.stop_signal()?;
     node.stop(&mut node_rpc)?;
     Ok(rs)
 }
