@@ -172,6 +172,7 @@ pub fn main_with_args(args: &[String]) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let bins = Bins::new(o.bin_dir.clone())?;
+    procs::remove_stale_dirs();
     let ro = RunOptions {
         notify_blocks: o.notify_blocks,
         rescan_passes: o.rescan_passes,

@@ -61,6 +61,26 @@ pub struct TempDir {
 
 static TEMP_SEQ: AtomicU32 = AtomicU32::new(0);
 
+/// Removes the data directories of earlier harness runs that were killed
+/// before they could (`system-bench-<pid>-...` whose process is gone).
+pub fn remove_stale_dirs() {
+    let Ok(dir) = fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for e in dir.flatten() {
+        let name = e.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix("system-bench-")) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = fs::remove_dir_all(e.path());
+        }
+    }
+}
+
 impl TempDir {
     pub fn new(label: &str, keep: bool) -> Result<TempDir> {
         let path = std::env::temp_dir().join(format!(

@@ -4,6 +4,9 @@
 //! * blocks/s and MB/s: the history's blocks and bytes over the wall time.
 //! * `ingest_ratio`: B over A blocks/s, the median of the per-repetition
 //!   ratios (A and B alternate, so each pair saw the same machine).
+//!   `ingest_cpu_ratio`: A's CPU seconds (bitcoind) over B's (node +
+//!   wallet), the same way: the cost of the work, which other processes
+//!   on a shared machine disturb less than the wall time.
 //!   `rescan_ratio` (B/A) and `rescan_tcp_ratio` (C/A) likewise.
 //! * `rescan_blocks_per_s_per_core`: mode B's blocks per CPU second of the
 //!   wallet process (user + system, all threads, from /proc: the cores the
@@ -126,6 +129,11 @@ impl Report {
                 .collect()
         };
         let ingest_ratio = paired_ratio(&bps_i(&ib), &bps_i(&ia));
+        let cpu_i = |v: &[Option<&Ingest>]| -> Vec<Option<f64>> {
+            v.iter().map(|i| i.and_then(|i| i.cpu_s)).collect()
+        };
+        // A's CPU over B's: above 1 when B spends less.
+        let ingest_cpu_ratio = paired_ratio(&cpu_i(&ia), &cpu_i(&ib));
         let rescan_ratio = paired_ratio(&bps_r(&rb), &bps_r(&ra));
         // C runs after B in the same repetition: pair it with that A.
         let ra_for_c: Vec<Option<&Rescan>> = ra.iter().copied().take(rc.len()).collect::<Vec<_>>();
@@ -188,6 +196,15 @@ impl Report {
         put("ingest_a_s", opt(ing_a.secs));
         put("ingest_b_s", opt(ing_b.secs));
         put("ingest_ratio", opt(ingest_ratio));
+        put(
+            "ingest_a_cpu_s",
+            opt(median(cpu_i(&ia).into_iter().flatten().collect())),
+        );
+        put(
+            "ingest_b_cpu_s",
+            opt(median(cpu_i(&ib).into_iter().flatten().collect())),
+        );
+        put("ingest_cpu_ratio", opt(ingest_cpu_ratio));
         put("rescan_a_blocks_per_s", opt(res_a.blocks_per_s));
         put("rescan_b_blocks_per_s", opt(res_b.blocks_per_s));
         put("rescan_c_blocks_per_s", opt(res_c.blocks_per_s));
@@ -311,6 +328,12 @@ impl Report {
                 "ingest_ratio",
                 3,
                 Some(INGEST_RATIO_TARGET),
+            ),
+            (
+                "ingest CPU, A's over B's (node + wallet)",
+                "ingest_cpu_ratio",
+                3,
+                None,
             ),
             (
                 "rescan ratio B/A",

@@ -68,6 +68,10 @@ pub struct Ingest {
     pub submit_secs: f64,
     pub blocks: u32,
     pub bytes: u64,
+    /// CPU seconds of the node and wallet processes over the ingest (one
+    /// process in mode A): what the work cost, less sensitive than the
+    /// wall time to other work on the machine.
+    pub cpu_s: Option<f64>,
 }
 
 /// One rescan.
@@ -191,7 +195,9 @@ fn hex_params(raw: &[u8]) -> String {
 
 /// Submits every block of the history (a reader thread hex-encodes ahead),
 /// then waits for `w` to reach the tip.
-fn ingest(rpc: &mut Rpc, h: &History) -> Result<Ingest> {
+fn ingest(rpc: &mut Rpc, h: &History, pids: &[i32]) -> Result<Ingest> {
+    let cpu = || -> Option<f64> { pids.iter().map(|&p| cpu_seconds(p)).sum() };
+    let cpu0 = cpu();
     let (tx, rx) = sync_channel::<(u32, String)>(4);
     let n = h.meta.blocks;
     std::thread::scope(|s| -> Result<Ingest> {
@@ -230,6 +236,7 @@ fn ingest(rpc: &mut Rpc, h: &History) -> Result<Ingest> {
             submit_secs,
             blocks: n,
             bytes: h.meta.history_bytes,
+            cpu_s: cpu0.zip(cpu()).map(|(a, b)| b - a),
         })
     })
 }
@@ -409,13 +416,23 @@ fn run_node_mode_inner(
         );
     }
     eprintln!("  {}: ingest of {} blocks", mode.label(), h.meta.blocks);
-    let ing = ingest(&mut rpc, h).with_context(|| format!("{}: ingest", mode.label()))?;
+    // CPU time of the processes doing the work (none if the wallet child
+    // was not found: a node-only figure would flatter mode B).
+    let pids: Vec<i32> = match (mode, wallet_pid) {
+        (Mode::A, _) => vec![node.pid],
+        (_, Some(w)) => vec![node.pid, w],
+        (_, None) => Vec::new(),
+    };
+    let ing = ingest(&mut rpc, h, &pids).with_context(|| format!("{}: ingest", mode.label()))?;
     check_balance(&mut rpc, "w", h, "ingest")?;
     eprintln!(
-        "  ingest: {:.2} s ({:.1} blocks/s; submitblock done at {:.2} s)",
+        "  ingest: {:.2} s ({:.1} blocks/s; submitblock done at {:.2} s), CPU {}",
         ing.secs,
         ing.blocks as f64 / ing.secs,
-        ing.submit_secs
+        ing.submit_secs,
+        ing.cpu_s
+            .filter(|_| !pids.is_empty())
+            .map_or("unknown".to_string(), |c| format!("{c:.1} s"))
     );
     res.ingest = Some(ing);
 
