@@ -5,6 +5,7 @@
 
 use bitcoin::{Amount, BlockHash, FeeRate, Transaction, Txid};
 use btc_core::ArchivedBlockArchive;
+use btc_wallet::chain::BlockBatch;
 use btc_wallet::Chain;
 
 use crate::mempool::AcceptOptions;
@@ -57,12 +58,7 @@ impl Chain for NodeChain<'_> {
         }
     }
 
-    fn with_blocks(
-        &self,
-        from: u32,
-        to: u32,
-        f: &mut dyn FnMut(&[(u32, &ArchivedBlockArchive)]),
-    ) -> usize {
+    fn with_blocks(&self, from: u32, to: u32, f: &mut dyn FnMut(&BlockBatch<'_>)) -> usize {
         // Read one at a time (the chainstate lock is not held across the
         // batch), up to a memory budget.
         const BUDGET: usize = 64 << 20;
