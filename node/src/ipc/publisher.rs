@@ -23,7 +23,9 @@ use crate::wallets::WalletEvent;
 
 #[derive(Default)]
 struct Queue {
-    items: VecDeque<WalletEvent>,
+    /// Events with the time they were queued (when the block was
+    /// connected), which their records carry for latency measurements.
+    items: VecDeque<(u64, WalletEvent)>,
     /// Events queued so far, and published so far.
     queued: u64,
     published: u64,
@@ -67,7 +69,8 @@ impl Publisher {
     pub fn queue(&self, events: Vec<WalletEvent>) {
         let mut q = self.lock();
         q.queued += events.len() as u64;
-        q.items.extend(events);
+        let now = now_ns();
+        q.items.extend(events.into_iter().map(|e| (now, e)));
         self.changed.notify_all();
     }
 
@@ -148,7 +151,8 @@ impl Publisher {
                     q = self.changed.wait(q).unwrap_or_else(|e| e.into_inner());
                 }
             };
-            let (record, tip) = to_record(item);
+            let (queued_ns, item) = item;
+            let (record, tip) = to_record(item, queued_ns);
             let seq = {
                 let mut ev = self.events.lock().unwrap_or_else(|e| e.into_inner());
                 match ev.send(&record) {
@@ -174,8 +178,7 @@ impl Publisher {
 }
 
 /// The ring record of an event, and the GUI's small record for it.
-fn to_record(item: WalletEvent) -> (EventRecord, Option<EventRecord>) {
-    let now = now_ns();
+fn to_record(item: WalletEvent, now: u64) -> (EventRecord, Option<EventRecord>) {
     let block = |kind, height: u32, archive: AlignedVec<16>| {
         let hash = btc_core::ArchivedBlockArchive::from_bytes(&archive)
             .map(|b| b.hash)
