@@ -1,3 +1,1 @@
-//! The GUI library behind `bitcoin-gui`.
-//!
-//! Status: not started. See the README's status section (issue "bitcoin-gui").
+//! The GUI library behind `bitcoin-gui` (being built: see issue 5).

@@ -1,0 +1,3 @@
+//! `bitcoin-gui` (being built: see issue 5).
+
+fn main() {}
