@@ -9,6 +9,7 @@
 
 pub mod address;
 pub mod amount;
+pub mod app;
 pub mod backend;
 pub mod console;
 pub mod error;
@@ -16,6 +17,7 @@ pub mod fake;
 pub mod model;
 pub mod options;
 pub mod qr;
+pub mod ui;
 pub mod worker;
 
 pub use backend::{Backend, Connector, Notification, Notified};
