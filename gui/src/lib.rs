@@ -14,6 +14,7 @@ pub mod backend;
 pub mod console;
 pub mod error;
 pub mod fake;
+pub mod ipc;
 pub mod model;
 pub mod options;
 pub mod qr;
