@@ -259,7 +259,7 @@ impl IpcBackend {
         std::thread::Builder::new()
             .name("gui-events".into())
             .spawn(move || match rx {
-                Ok(rx) => read_events(rx, &tx),
+                Ok(rx) => read_events(rx, &c, &tx),
                 Err(e) => {
                     // No ring: the window still works, updates come after
                     // its own actions only. Report when the node goes.
@@ -303,7 +303,11 @@ impl IpcBackend {
 }
 
 /// Reads the node's UI ring until it goes away.
-fn read_events(mut rx: shm_ipc::Receiver<EventRecord>, tx: &cc::Sender<Notified>) {
+fn read_events(
+    mut rx: shm_ipc::Receiver<EventRecord>,
+    conn: &Connection,
+    tx: &cc::Sender<Notified>,
+) {
     loop {
         let n = match rx.recv() {
             Ok(rec) => {
@@ -337,6 +341,10 @@ fn read_events(mut rx: shm_ipc::Receiver<EventRecord>, tx: &cc::Sender<Notified>
             Err(shm_ipc::Error::InvalidArchive(_)) => Notification::Lagged.into(),
             Err(shm_ipc::Error::Timeout) => continue,
             Err(e) => {
+                // The ring closes as the node shuts down, just before the
+                // connection does: report once the connection is gone too,
+                // so "disconnected" and `is_connected` agree.
+                conn.wait_closed(Duration::from_secs(2));
                 let _ = tx.send(
                     Notification::Disconnected {
                         reason: match e {
