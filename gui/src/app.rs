@@ -134,7 +134,10 @@ impl GuiApp {
                 s.close(self.sink.clone());
             }
             None if matches!(self.model.phase, Phase::Connecting(_)) => {
-                // A start is under way: close what it brings.
+                // A start is under way: cut it short; it ends in an error
+                // (after stopping what it started) or in a session closed
+                // as soon as it arrives.
+                self.connector.cancel();
                 self.closing = Closing::InProgress;
                 self.model.phase = Phase::ShuttingDown("Waiting for the node to start…".into());
             }

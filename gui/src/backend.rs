@@ -84,4 +84,8 @@ pub trait Connector: Send + Sync {
 
     /// Where the node is, for the window's status line.
     fn describe(&self) -> String;
+
+    /// Gives up a [`connect`](Self::connect) under way (the window is
+    /// closing): it returns an error soon, stopping a node it started.
+    fn cancel(&self) {}
 }

@@ -459,6 +459,41 @@ impl Drop for IpcBackend {
     }
 }
 
+/// The connection of a [`Connector::connect`] under way, so that
+/// [`Connector::cancel`] can cut it (the handshake then fails at once).
+#[derive(Default)]
+struct Pending {
+    conn: Mutex<Option<Connection>>,
+    cancelled: std::sync::atomic::AtomicBool,
+}
+
+impl Pending {
+    fn begin(&self) {
+        self.cancelled
+            .store(false, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Notes the connection; cut at once if cancelled meanwhile.
+    fn set(&self, conn: &Connection) {
+        *self.conn.lock().unwrap_or_else(|p| p.into_inner()) = Some(conn.clone());
+        if self.cancelled.load(std::sync::atomic::Ordering::Acquire) {
+            conn.shutdown();
+        }
+    }
+
+    fn done(&self) {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner()).take();
+    }
+
+    fn cancel(&self) {
+        self.cancelled
+            .store(true, std::sync::atomic::Ordering::Release);
+        if let Some(c) = self.conn.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            c.shutdown();
+        }
+    }
+}
+
 /// Starts `bitcoin-node` with the GUI's node options.
 pub struct SpawnConnector {
     pub node: PathBuf,
@@ -468,6 +503,7 @@ pub struct SpawnConnector {
     /// after SIGTERM before SIGKILL.
     pub stop_timeout: Duration,
     pub term_timeout: Duration,
+    pending: Pending,
 }
 
 impl SpawnConnector {
@@ -478,6 +514,7 @@ impl SpawnConnector {
             chain: chain.to_string(),
             stop_timeout: STOP_TIMEOUT,
             term_timeout: TERM_TIMEOUT,
+            pending: Pending::default(),
         }
     }
 
@@ -500,11 +537,15 @@ impl Connector for SpawnConnector {
             )));
         }
         progress("Starting bitcoin-node…");
+        self.pending.begin();
         let mut cmd = Command::new(&self.node);
         cmd.args(&self.args);
         let (proc_, conn) = NodeProcess::spawn(cmd)?;
         let status = Arc::clone(&proc_.state);
-        match IpcBackend::handshake(conn, &self.chain, Some(proc_), progress) {
+        self.pending.set(&conn);
+        let r = IpcBackend::handshake(conn, &self.chain, Some(proc_), progress);
+        self.pending.done();
+        match r {
             Ok(b) => Ok(Arc::new(
                 b.with_stop_timeouts(self.stop_timeout, self.term_timeout),
             )),
@@ -526,17 +567,33 @@ impl Connector for SpawnConnector {
     fn describe(&self) -> String {
         "bitcoin-node started by this window".into()
     }
+
+    fn cancel(&self) {
+        self.pending.cancel();
+    }
 }
 
 /// Attaches to a running node at an shm-ipc address.
 pub struct AttachConnector {
     pub address: String,
     pub chain: String,
+    pending: Pending,
+}
+
+impl AttachConnector {
+    pub fn new(address: &str, chain: &str) -> AttachConnector {
+        AttachConnector {
+            address: address.to_string(),
+            chain: chain.to_string(),
+            pending: Pending::default(),
+        }
+    }
 }
 
 impl Connector for AttachConnector {
     fn connect(&self, progress: &dyn Fn(&str)) -> Result<Arc<dyn Backend>, BackendError> {
         progress(&format!("Connecting to {}…", self.address));
+        self.pending.begin();
         let addr = Address::parse(&self.address).map_err(|e| BackendError::Start(e.to_string()))?;
         let conn = addr.connect(Duration::from_secs(10)).map_err(|e| {
             BackendError::Start(format!("cannot reach the node at {}: {e}", self.address))

@@ -23,7 +23,7 @@ fn arg(prefix: &str) -> Option<String> {
     std::env::args().find_map(|a| a.strip_prefix(prefix).map(str::to_owned))
 }
 
-/// The fake node: `-mode=normal|ignore-stop|ignore-term|crash`,
+/// The fake node: `-mode=normal|ignore-stop|ignore-term|crash|mute`,
 /// `-pidfile=PATH` gets "node_pid wallet_pid".
 fn fake_node(conn: Connection) -> ! {
     let mode = arg("-mode=").unwrap_or_else(|| "normal".into());
@@ -46,6 +46,7 @@ fn fake_node(conn: Connection) -> ! {
         Sender::new(ChannelConfig::new(UI_RING_BYTES, Policy::Lag)).unwrap();
     conn.offer(UI_CHANNEL, &ring).unwrap();
     let mut crash_at = None;
+    let mut held = Vec::new();
     loop {
         if crash_at.is_some_and(|t: Instant| Instant::now() >= t) {
             std::process::exit(3);
@@ -61,6 +62,8 @@ fn fake_node(conn: Connection) -> ! {
             }
         };
         match req.method {
+            // A node still loading: HELLO is not answered.
+            method::HELLO if mode == "mute" => held.push(req),
             method::HELLO => {
                 let h: Hello = calls::decode(&req.payload).unwrap();
                 let r = HelloReply {
@@ -256,6 +259,42 @@ fn a_crashing_node_is_noticed_and_can_be_restarted() {
     again.backend.close(&|_| {});
 }
 
+fn closing_during_a_slow_start_cancels_it_and_stops_the_node() {
+    let pidfile = std::env::temp_dir().join(format!("gui-proc-{}-mute", std::process::id()));
+    let c = Arc::new(SpawnConnector::new(
+        std::env::current_exe().unwrap(),
+        vec![
+            "-mode=mute".into(),
+            format!("-pidfile={}", pidfile.display()),
+        ],
+        "regtest",
+    ));
+    let c2 = Arc::clone(&c);
+    let t = std::thread::spawn(move || c2.connect(&|_| {}).err());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let node: i32 = loop {
+        if let Some((a, _)) = std::fs::read_to_string(&pidfile).ok().and_then(|s| {
+            s.split_once(' ')
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+        }) {
+            break a.parse().unwrap();
+        }
+        assert!(Instant::now() < deadline, "no pid file");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    let t0 = Instant::now();
+    c.cancel();
+    let e = t.join().unwrap().expect("the start fails once cancelled");
+    assert!(
+        t0.elapsed() < Duration::from_secs(5),
+        "cancel took {:?}: {e}",
+        t0.elapsed()
+    );
+    assert!(wait_gone(node, Duration::from_secs(5)), "node left running");
+    let _ = std::fs::remove_file(&pidfile);
+}
+
 fn a_missing_node_binary_is_a_clear_error() {
     let c = SpawnConnector::new(
         PathBuf::from("/nonexistent/bitcoin-node"),
@@ -315,6 +354,10 @@ fn main() {
         (
             "a_crashing_node_is_noticed_and_can_be_restarted",
             a_crashing_node_is_noticed_and_can_be_restarted,
+        ),
+        (
+            "closing_during_a_slow_start_cancels_it_and_stops_the_node",
+            closing_during_a_slow_start_cancels_it_and_stops_the_node,
         ),
         (
             "a_missing_node_binary_is_a_clear_error",

@@ -43,10 +43,7 @@ fn run() -> anyhow::Result<ExitCode> {
     let connector: Arc<dyn Connector> = match &opts.ipcconnect {
         Some(addr) => {
             shm_ipc::Address::parse(addr).with_context(|| format!("-ipcconnect={addr}"))?;
-            Arc::new(AttachConnector {
-                address: addr.clone(),
-                chain: chain.clone(),
-            })
+            Arc::new(AttachConnector::new(addr, &chain))
         }
         None => Arc::new(SpawnConnector::new(
             opts.node_path
