@@ -20,7 +20,8 @@ pub fn sparkline(ui: &mut egui::Ui, caption: &str, values: &[f64], unit: &str, s
         if values.len() < 2 {
             return;
         }
-        let max = values.iter().copied().fold(0.0f64, f64::max).max(1e-9);
+        // 10% headroom: a flat series stays off the frame's top edge.
+        let max = values.iter().copied().fold(0.0f64, f64::max).max(1e-9) * 1.1;
         let n = values.len() - 1;
         let pts: Vec<egui::Pos2> = values
             .iter()
@@ -35,7 +36,7 @@ pub fn sparkline(ui: &mut egui::Ui, caption: &str, values: &[f64], unit: &str, s
             pts,
             Stroke::new(1.5, Color32::from_rgb(247, 147, 26)),
         ));
-        resp.on_hover_text(format!("max {} {unit}", human(max)));
+        resp.on_hover_text(format!("max {} {unit}", human(max / 1.1)));
     });
 }
 
