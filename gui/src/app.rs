@@ -229,7 +229,14 @@ impl GuiApp {
                     self.select_wallet(Some(select));
                 }
             }
-            Update::Console(n, r) => self.screens.console.output(n, r),
+            Update::Console(n, r) => {
+                self.screens.console.output(n, r);
+                // A command may have loaded, unloaded, locked or unlocked
+                // a wallet: no notification says so.
+                if let Some(s) = self.session() {
+                    s.refresh(Dirty::WALLETS | Dirty::WALLET_INFO);
+                }
+            }
         }
     }
 

@@ -315,7 +315,9 @@ pub fn dirt_of(n: &Notification, wallet: Option<&str>) -> Dirty {
             if wallet.is_none_or(|cur| cur == w) {
                 Dirty::WALLET | Dirty::IPC
             } else {
-                Dirty::IPC
+                // Another wallet: perhaps one just loaded; the list may
+                // have changed.
+                Dirty::WALLETS | Dirty::IPC
             }
         }
         Notification::Lagged => Dirty::ALL,

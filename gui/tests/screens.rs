@@ -702,6 +702,23 @@ fn console_runs_commands_with_history_and_shows_errors() {
         .any(|c| c.0.as_deref() == Some("alice") && c.1 == "getbalances"));
 }
 
+#[test]
+fn a_wallet_loaded_from_the_console_joins_the_wallet_list() {
+    let (node, _) = funded();
+    node.add_wallet("bob", None, false);
+    let mut h = ready(&node);
+    tab(&mut h, "Console");
+    run_command(&mut h, "loadwallet bob");
+    settle(&mut h, "bob listed", |h| {
+        h.state().model.wallets.contains(&"bob".to_string())
+    });
+    assert_eq!(
+        h.state().model.wallet.as_deref(),
+        Some("alice"),
+        "the shown wallet stays"
+    );
+}
+
 // ---- The node going away ------------------------------------------------------------------
 
 #[test]
