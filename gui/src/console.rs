@@ -371,6 +371,10 @@ mod tests {
             }),
             json!([{"bcrt1q":0.1}])
         );
+        let c = p("generatetoaddress 101 getnewaddress()");
+        assert!(
+            matches!(&c.args[1], Arg::Call(n) if n.method == "getnewaddress" && n.args.is_empty())
+        );
         assert_eq!(parse("   ").unwrap(), None);
         assert_eq!(parse("getblock(1"), Err(ParseError::Unbalanced));
         assert_eq!(parse("echo \"x"), Err(ParseError::Unterminated));
