@@ -225,6 +225,9 @@ impl IpcBackend {
             version: PROTOCOL_VERSION,
             role: Role::Gui,
             chain: chain.to_string(),
+            // Unix sockets and loopback need no secret; a remote node's
+            // (-ipcallowremote) is not supported by the GUI yet.
+            auth: None,
         };
         let reply = conn
             .call(method::HELLO, &calls::encode(&hello), Some(HELLO_TIMEOUT))
