@@ -57,6 +57,37 @@ impl Hub {
         })
     }
 
+    /// Drops the wallet processes that are behind `last` (or don't say),
+    /// when the notification ring has stayed full: one that stops reading
+    /// must not hold every other wallet back. A dropped child is restarted
+    /// and, like any wallet that reconnects, catches up from its locator.
+    pub fn drop_laggards(&self, last: Option<u64>) {
+        for p in self.all_wallet_peers() {
+            let applied = p
+                .rpc_timeout(
+                    None,
+                    "getnotificationstats",
+                    &json!([]),
+                    None,
+                    Some(Duration::from_secs(2)),
+                )
+                .ok()
+                .and_then(|v| v.get("applied").and_then(Value::as_u64));
+            let behind = match (applied, last) {
+                (Some(a), Some(l)) => a < l,
+                (None, _) => true,
+                (Some(_), None) => false,
+            };
+            if behind {
+                crate::log_line!(
+                    "ipc: dropping {}: it stopped reading notifications",
+                    p.label
+                );
+                p.conn.shutdown();
+            }
+        }
+    }
+
     /// The notification rings.
     pub fn publisher(&self) -> &Arc<Publisher> {
         &self.publisher

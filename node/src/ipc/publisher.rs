@@ -21,6 +21,9 @@ use shm_ipc::{ChannelConfig, Connection, Policy, Sender};
 
 use crate::wallets::WalletEvent;
 
+/// How long the ring may stay full before readers behind are dropped.
+pub const STUCK_AFTER: std::time::Duration = std::time::Duration::from_secs(10);
+
 #[derive(Default)]
 struct Queue {
     /// Events with the time they were queued (when the block was
@@ -36,6 +39,10 @@ struct Queue {
 
 /// The notification rings and their writer.
 pub struct Publisher {
+    /// Called when a record can't be written for [`STUCK_AFTER`] (a
+    /// subscriber holds the ring full), with the last sequence number
+    /// published: it drops the subscribers that are behind.
+    on_stuck: std::sync::OnceLock<Box<dyn Fn(Option<u64>) + Send + Sync>>,
     queue: Mutex<Queue>,
     changed: Condvar,
     events: Mutex<Sender<EventRecord>>,
@@ -45,9 +52,12 @@ pub struct Publisher {
 impl Publisher {
     /// Creates the rings and starts their writer thread.
     pub fn start() -> shm_ipc::Result<(Arc<Publisher>, JoinHandle<()>)> {
-        let events = Sender::new(ChannelConfig::new(EVENTS_RING_BYTES, Policy::Block))?;
+        let mut cfg = ChannelConfig::new(EVENTS_RING_BYTES, Policy::Block);
+        cfg.send_timeout = Some(STUCK_AFTER);
+        let events = Sender::new(cfg)?;
         let ui = Sender::new(ChannelConfig::new(UI_RING_BYTES, Policy::Lag))?;
         let p = Arc::new(Publisher {
+            on_stuck: std::sync::OnceLock::new(),
             queue: Mutex::new(Queue::default()),
             changed: Condvar::new(),
             events: Mutex::new(events),
@@ -65,6 +75,11 @@ impl Publisher {
         self.queue.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Sets what to do when the ring stays full (see `on_stuck`).
+    pub fn set_on_stuck(&self, f: impl Fn(Option<u64>) + Send + Sync + 'static) {
+        let _ = self.on_stuck.set(Box::new(f));
+    }
+
     /// Queues events in chain order.
     pub fn queue(&self, events: Vec<WalletEvent>) {
         let mut q = self.lock();
@@ -74,14 +89,16 @@ impl Publisher {
         self.changed.notify_all();
     }
 
-    /// Offers the event ring (and, to a GUI, the GUI ring) to a peer.
+    /// Offers a wallet process the event ring, a GUI the GUI ring (never
+    /// the `Block` ring: a GUI must not be able to hold the node back).
     pub fn offer(&self, conn: &Connection, gui: bool) -> shm_ipc::Result<()> {
         if gui {
             let ui = self.ui.lock().unwrap_or_else(|e| e.into_inner());
-            conn.offer(btc_core::interfaces::UI_CHANNEL, &ui)?;
+            conn.offer(btc_core::interfaces::UI_CHANNEL, &ui)
+        } else {
+            let ev = self.events.lock().unwrap_or_else(|e| e.into_inner());
+            conn.offer(btc_core::interfaces::EVENTS_CHANNEL, &ev)
         }
-        let ev = self.events.lock().unwrap_or_else(|e| e.into_inner());
-        conn.offer(btc_core::interfaces::EVENTS_CHANNEL, &ev)
     }
 
     /// Waits until every event queued before this call is in the ring and
@@ -153,13 +170,31 @@ impl Publisher {
             };
             let (queued_ns, item) = item;
             let (record, tip) = to_record(item, queued_ns);
-            let seq = {
-                let mut ev = self.events.lock().unwrap_or_else(|e| e.into_inner());
-                match ev.send(&record) {
-                    Ok(seq) => Some(seq),
+            let seq = loop {
+                let sent = self
+                    .events
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .send(&record);
+                match sent {
+                    Ok(seq) => break Some(seq),
+                    Err(shm_ipc::Error::Timeout) => {
+                        // A subscriber has not read for STUCK_AFTER: drop
+                        // those behind, then try again. (A retry may repeat
+                        // a record a TCP subscriber already got; wallets
+                        // skip blocks they have.)
+                        crate::log_line!("ipc: the notification ring is full; dropping wallets that don't read it");
+                        let last = self.lock().last_seq;
+                        if let Some(f) = self.on_stuck.get() {
+                            f(last);
+                        }
+                        if self.lock().stop {
+                            break None;
+                        }
+                    }
                     Err(e) => {
                         crate::log_line!("ipc: cannot publish a notification: {e}");
-                        None
+                        break None;
                     }
                 }
             };

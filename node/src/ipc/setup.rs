@@ -66,7 +66,15 @@ pub fn start(
     } else {
         None
     };
-    let hub = Hub::new(node, publisher, supervisor.clone(), secret);
+    let hub = Hub::new(node, publisher.clone(), supervisor.clone(), secret);
+    {
+        let weak = Arc::downgrade(&hub);
+        publisher.set_on_stuck(move |last| {
+            if let Some(h) = weak.upgrade() {
+                h.drop_laggards(last);
+            }
+        });
+    }
     node.attach_wallets(hub.clone() as Arc<dyn crate::wallets::Wallets>);
     if let Some(s) = supervisor {
         for name in cfg.get_all("wallet") {

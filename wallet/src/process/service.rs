@@ -166,7 +166,10 @@ impl WalletService {
     pub fn rpc(&self, req: RpcRequest) -> RpcReply {
         self.sync_to(req.sync_seq);
         if req.method == "getnotificationstats" {
-            return RpcReply::ok(self.progress().latency.to_json());
+            let p = self.progress();
+            let mut v = p.latency.to_json();
+            v["applied"] = p.applied.into();
+            return RpcReply::ok(v);
         }
         let info = req.method == "getwalletinfo";
         let mut m = match self.manager.try_lock() {
