@@ -71,6 +71,7 @@ pub const KNOWN_OPTIONS: &[&str] = &[
     "acceptnonstdtxn",
     "ipcconnect",
     "ipcallowremote",
+    "ipcringbytes",
     "ipcfd",
 ];
 

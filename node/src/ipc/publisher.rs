@@ -51,8 +51,10 @@ pub struct Publisher {
 
 impl Publisher {
     /// Creates the rings and starts their writer thread.
-    pub fn start() -> shm_ipc::Result<(Arc<Publisher>, JoinHandle<()>)> {
-        let mut cfg = ChannelConfig::new(EVENTS_RING_BYTES, Policy::Block);
+    /// `ring_bytes`: the event ring's capacity (a power of two; default
+    /// [`EVENTS_RING_BYTES`]).
+    pub fn start(ring_bytes: Option<u64>) -> shm_ipc::Result<(Arc<Publisher>, JoinHandle<()>)> {
+        let mut cfg = ChannelConfig::new(ring_bytes.unwrap_or(EVENTS_RING_BYTES), Policy::Block);
         cfg.send_timeout = Some(STUCK_AFTER);
         let events = Sender::new(cfg)?;
         let ui = Sender::new(ChannelConfig::new(UI_RING_BYTES, Policy::Lag))?;
