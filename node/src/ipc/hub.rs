@@ -168,8 +168,20 @@ impl Hub {
         std::thread::spawn(move || {
             let label = listener.address().to_string();
             loop {
-                match listener.accept(super::peer::HELLO_TIMEOUT) {
-                    Ok(conn) => me.accept(conn, format!("peer on {label}"), false),
+                match listener.accept_pending() {
+                    // Handshakes on their own threads: a peer that never
+                    // completes one keeps no other waiting.
+                    Ok(pending) => {
+                        let (me, label) = (me.clone(), label.clone());
+                        std::thread::spawn(move || {
+                            match pending.handshake(super::peer::HELLO_TIMEOUT) {
+                                Ok(conn) => me.accept(conn, format!("peer on {label}"), false),
+                                Err(e) => crate::log_line!(
+                                    "ipc: a peer on {label} failed its handshake: {e}"
+                                ),
+                            }
+                        });
+                    }
                     Err(shm_ipc::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
                         std::thread::sleep(Duration::from_millis(50));
                     }
@@ -264,6 +276,13 @@ impl Hub {
             })
         };
         if let Some(name) = wallet {
+            // The node's own wallet process first: an outside process can
+            // claim any name, and must not take over one of the child's.
+            if let Some(c) = self.supervisor.as_ref().and_then(|s| s.peer()) {
+                if c.has_wallet(name) {
+                    return Ok(c);
+                }
+            }
             if let Some(p) = peers.iter().find(|p| p.has_wallet(name)) {
                 return Ok(p.clone());
             }

@@ -146,10 +146,15 @@ impl Chain for NodeChain<'_> {
             test_only: false,
             ..test
         };
-        st.mempool
+        let txid = st
+            .mempool
             .accept(tx.clone(), &View::new(&mut st.chain), real)
             .map(|a| a.txid)
-            .map_err(|r| r.reason.clone())
+            .map_err(|r| r.reason.clone())?;
+        // Every wallet hears of it, the sender's included (Core's
+        // transactionAddedToMempool).
+        self.0.publish_tx(tx);
+        Ok(txid)
     }
 
     fn mempool_accept_test(&self, tx: &Transaction) -> Result<(), String> {

@@ -230,6 +230,11 @@ impl WalletService {
         }
     }
 
+    /// Names of the loaded wallets.
+    pub fn wallet_names(&self) -> Vec<String> {
+        self.manager().names()
+    }
+
     /// Loads wallet `name`; with `create`, creates it if it does not exist.
     pub fn load(&self, name: &str, create: bool) -> Result<(), String> {
         let mut m = self.manager();
