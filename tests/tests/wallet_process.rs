@@ -1133,6 +1133,27 @@ fn wallet_stops_and_starts_while_the_node_mines(s: &IpcSetup) {
         .filter(|t| t["confirmations"].as_i64().unwrap() <= 0)
         .count();
     assert_eq!(orphaned, 3, "the 3 coinbases of the stale blocks: {txs}");
+
+    // The other way round: the node stops (the wallet, without
+    // -ipcreconnect, ends with it), mines without it, and both restart.
+    let tip = n.height();
+    let mut n = n;
+    n.stop();
+    let (st, took) = w.wait_exit(Duration::from_secs(10));
+    assert!(st.success(), "exit {st}\n{}", w.diagnostics());
+    assert!(
+        took < Duration::from_secs(1),
+        "the wallet ended {took:?} after the node"
+    );
+    let n = s.node();
+    assert_eq!(n.height(), tip);
+    n.mine(5, &addr);
+    w.restart();
+    w.wait_balances(
+        coinbase_balances((1..=tip - 4).chain(tip + 1..=tip + 5), tip + 5),
+        "restarted after the node's restart",
+    );
+    assert_wallet_at_tip(&w, &n);
 }
 
 #[test]
@@ -2194,5 +2215,57 @@ fn a_silent_connection_does_not_keep_other_wallets_out() {
     assert!(
         took < Duration::from_secs(2),
         "a wallet waited {took:?} to connect behind a connection that said nothing"
+    );
+}
+
+/// A wallet process that says it holds a wallet of the same name as one
+/// the node's own wallet process has loaded must not get that wallet's
+/// calls (among them its passphrase).
+#[test]
+#[ignore = "bug (security): a process connected on -ipcbind that answers the node's listwallets with the name of a wallet the node's own wallet process has loaded takes over that wallet's RPC: Hub::route (node/src/ipc/hub.rs) looks for the name among outside peers before the child, so /wallet/own getwalletinfo returns the impostor's answer and walletpassphrase hands it the passphrase (with -ipcallowremote, to a remote process)"]
+fn a_wallet_process_cannot_take_over_a_wallet_name_of_the_nodes_own() {
+    use btc_core::interfaces::RpcReply;
+    let t = Target::start();
+    let c = t.greeted();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let server = {
+        let (c, seen) = (c.clone(), seen.clone());
+        std::thread::spawn(move || {
+            for req in c.requests().iter() {
+                let Ok(r) = decode::<RpcRequest>(&req.payload) else {
+                    continue;
+                };
+                let reply = if r.method == "listwallets" {
+                    RpcReply::ok(json!(["own"]))
+                } else {
+                    seen.lock()
+                        .unwrap()
+                        .push(format!("{} {}", r.method, r.params));
+                    RpcReply::ok(json!("hijacked"))
+                };
+                let _ = req.reply(Ok(&encode(&reply)));
+            }
+        })
+    };
+    // It has said it holds "own" (the node asks at connect).
+    wait_for(
+        "the node to ask the new wallet process its wallets",
+        10,
+        || {
+            let l = t.n.rpc("listwallets", json!([]));
+            (l == json!(["own"])).then_some(())
+        },
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    let info = t.n.w("own", "getwalletinfo", json!([]));
+    let pass = t.n.wcall("own", "walletpassphrase", json!(["s3cret", 10]));
+    let seen_calls = seen.lock().unwrap().clone();
+    c.shutdown();
+    let _ = server.join();
+    assert!(
+        seen_calls.is_empty() && info.is_object(),
+        "calls for the node's own wallet \"own\" went to another wallet process that \
+         claimed the name: it saw {seen_calls:?}; getwalletinfo answered {info}, \
+         walletpassphrase {pass:?}"
     );
 }
