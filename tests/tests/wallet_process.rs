@@ -1040,6 +1040,50 @@ fn kill9_of_the_node_the_wallet_exits_within_a_second_and_loses_nothing() {
     );
 }
 
+/// With -ipcreconnect the wallet outlives the node: it answers (-18, the
+/// node is away) and connects again when the node is back. (That it then
+/// serves its wallet again is
+/// `kill9_of_the_node_a_wallet_with_ipcreconnect_waits_and_catches_up`.)
+#[test]
+fn kill9_of_the_node_a_wallet_with_ipcreconnect_stays_up_and_reconnects() {
+    let s = IpcSetup::unix();
+    let mut n = s.node();
+    let mut w = s.wallet(&["-ipcreconnect"]);
+    let addr = new_address(&w);
+    n.mine(101, &addr);
+    w.wait_balances(coinbase_balances(1..=101, 101), "after 101 blocks");
+    n.kill9();
+    let t = Instant::now();
+    let e = wait_for("the wallet to notice the node is gone", 10, || {
+        w.wcall("w", "getbalances", json!([])).err()
+    });
+    assert!(
+        t.elapsed() < Duration::from_secs(1),
+        "noticed after {:?}",
+        t.elapsed()
+    );
+    assert_eq!(e.code, -18, "{e:?}");
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(w.running(), "{}", w.diagnostics());
+    assert_eq!(w.w_err("w", "getwalletinfo", json!([])).code, -18);
+    let log = s.dw.path().join("regtest/debug.log");
+    let connected = || {
+        fs::read_to_string(&log)
+            .unwrap()
+            .matches("Connected to the node")
+            .count()
+    };
+    assert_eq!(connected(), 1);
+    let n = s.node();
+    wait_for("the wallet to connect again", 20, || {
+        (connected() == 2).then_some(())
+    });
+    // The node's log goes on across its restarts: one connection each.
+    let nlog = fs::read_to_string(n.debug_log()).unwrap();
+    assert_eq!(nlog.matches("connected (Wallet)").count(), 2, "{nlog}");
+    assert!(w.running(), "{}", w.diagnostics());
+}
+
 #[test]
 #[ignore = "bug: a bitcoin-wallet with -ipcreconnect comes back from a reconnection with no wallet loaded: run() in wallet/src/process/run.rs makes a new WalletManager per session (start_session) but loads the -wallet wallets only on the first (`if first`), and wallets loaded by RPC are not reloaded either; after the node restarts the log says \"Connected to the node; following its chain\" yet listwallets is [] and /wallet/w answers -18 \"Requested wallet does not exist or is not loaded\""]
 fn kill9_of_the_node_a_wallet_with_ipcreconnect_waits_and_catches_up() {
