@@ -605,7 +605,7 @@ pub fn kill_tree(pid: u32) {
 
 pub fn tempdir() -> tempfile::TempDir {
     tempfile::Builder::new()
-        .prefix("node-rpc-")
+        .prefix("process-test-")
         .tempdir()
         .unwrap()
 }
