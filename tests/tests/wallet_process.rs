@@ -389,6 +389,8 @@ fn assert_same_transcripts(reference: &Transcript, other: &Transcript, what: &st
     );
 }
 
+/// `WALLET_SCENARIO_DUMP=DIR` writes both programs' normalized answers to
+/// `DIR/bitcoind.json` and `DIR/bitcoin-node.json`.
 #[test]
 fn same_scenario_same_answers_on_bitcoind_and_bitcoin_node() {
     let reference = scenario(&bitcoind());
