@@ -450,7 +450,6 @@ fn pending_in_b(n: &Node) -> String {
 /// mempool (`transactionAddedToMempool`), also one another wallet of the
 /// same node sent.
 #[test]
-#[ignore = "bug: bitcoind's in-process wallets never hear of a transaction another wallet of the same bitcoind broadcast: NodeChain::broadcast (node/src/wallets/chain.rs) puts it in the mempool without node.publish_tx, which chain_server's BROADCAST (bitcoin-node) and sendrawtransaction do; so on bitcoind the receiving wallet shows untrusted_pending 0 and no transaction until the block, where bitcoin-node + bitcoin-wallet (and Core) show 12.5 pending"]
 fn a_send_shows_in_the_receiving_wallet_before_it_confirms() {
     let mut seen = Vec::new();
     for bin in [bitcoind(), bitcoin_node()] {
@@ -472,7 +471,6 @@ fn a_send_shows_in_the_receiving_wallet_before_it_confirms() {
 /// `transactionAddedToMempool`), the receiving wallet counts it as pending
 /// again.
 #[test]
-#[ignore = "bug (both programs): transactions a reorg puts back in the mempool are never announced to the wallets: State::apply_events (node/src/node.rs) calls mempool.readd_after_disconnect but queues no WalletEvent::TxAdded for them, so after invalidateblock the receiving wallet lists the transaction with 0 confirmations but untrusted_pending 0 while getrawmempool holds it (Core: 12.5 pending)"]
 fn a_transaction_a_reorg_puts_back_in_the_mempool_is_pending_again() {
     let mut seen = Vec::new();
     for bin in [bitcoind(), bitcoin_node()] {

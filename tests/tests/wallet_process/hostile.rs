@@ -591,7 +591,6 @@ fn mine_big_blocks(n: &Node, count: usize, mut each: impl FnMut(usize)) {
 /// ring (`EVENTS_RING_BYTES`): the `Block` policy then holds the node's
 /// publisher back. The node must go on serving its other wallets.
 #[test]
-#[ignore = "bug: a wallet process that subscribes to the notification ring and stops reading stalls every other wallet for as long as it stays connected: once the 64 MB ring is full of unread records (here after ~16 blocks of 3.9 MB) the publisher thread blocks in Sender::send holding the `events` lock (node/src/ipc/publisher.rs, Publisher::run), so Hub::call's publisher.sync_point() never returns (every wallet RPC, here the node's own wallet's getwalletinfo, hangs > 30 s), getipcinfo hangs (Publisher::info locks `events`), and a new wallet's subscription never gets its ring offer (Publisher::offer locks `events`; a restarted wallet child could not subscribe either); nothing drops the stalled reader; all resumes when it disconnects. getblockcount and mining keep working."]
 fn a_hostile_wallet_that_never_reads_cannot_stall_the_other_wallets() {
     let t = Target::start();
     let c = t.greeted();
@@ -756,7 +755,6 @@ fn raw_unix_connect(path: &Path) -> std::os::fd::OwnedFd {
 /// A connection that never completes shm-ipc's handshake must not keep
 /// wallets out.
 #[test]
-#[ignore = "bug: one connection to -ipcbind that never completes shm-ipc's handshake locks every wallet out for 10 s (and a client that reconnects every 10 s, for ever): Hub::listen (node/src/ipc/hub.rs) runs listener.accept(HELLO_TIMEOUT) on its one thread, and Listener::accept (shm-ipc/src/connection/address.rs) performs Connection::handshake inline, so the next connection is not even accepted until the silent one times out; here a wallet's connect waits ~10 s behind one silent connection"]
 fn a_silent_connection_does_not_keep_other_wallets_out() {
     let t = Target::start();
     let sock = t.bind.strip_prefix("unix:").unwrap();
@@ -783,7 +781,6 @@ fn a_silent_connection_does_not_keep_other_wallets_out() {
 /// the node's own wallet process has loaded must not get that wallet's
 /// calls (among them its passphrase).
 #[test]
-#[ignore = "bug (security): a process connected on -ipcbind that answers the node's listwallets with the name of a wallet the node's own wallet process has loaded takes over that wallet's RPC: Hub::route (node/src/ipc/hub.rs) looks for the name among outside peers before the child, so /wallet/own getwalletinfo returns the impostor's answer and walletpassphrase hands it the passphrase (with -ipcallowremote, to a remote process)"]
 fn a_wallet_process_cannot_take_over_a_wallet_name_of_the_nodes_own() {
     use btc_core::interfaces::RpcReply;
     let t = Target::start();

@@ -339,7 +339,6 @@ fn kill9_of_the_node_a_wallet_with_ipcreconnect_stays_up_and_reconnects() {
 }
 
 #[test]
-#[ignore = "bug: a bitcoin-wallet with -ipcreconnect comes back from a reconnection with no wallet loaded: run() in wallet/src/process/run.rs makes a new WalletManager per session (start_session) but loads the -wallet wallets only on the first (`if first`), and wallets loaded by RPC are not reloaded either; after the node restarts the log says \"Connected to the node; following its chain\" yet listwallets is [] and /wallet/w answers -18 \"Requested wallet does not exist or is not loaded\""]
 fn kill9_of_the_node_a_wallet_with_ipcreconnect_waits_and_catches_up() {
     let s = IpcSetup::unix();
     let mut n = s.node();
@@ -471,7 +470,6 @@ fn ipcconnect_over_tcp_loopback_the_wallet_stops_and_starts_while_the_node_mines
 }
 
 #[test]
-#[ignore = "bug: same as kill9_of_the_node_a_wallet_with_ipcreconnect_waits_and_catches_up: after the node's `stop` and restart the -ipcreconnect wallet reconnects with no wallet loaded (run.rs loads -wallet only on the first session)"]
 fn the_node_stops_and_starts_under_a_wallet_with_ipcreconnect_over_unix_and_tcp() {
     for s in [IpcSetup::unix(), IpcSetup::tcp()] {
         let mut n = s.node();
