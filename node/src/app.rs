@@ -71,6 +71,7 @@ pub const KNOWN_OPTIONS: &[&str] = &[
     "acceptnonstdtxn",
     "ipcconnect",
     "ipcallowremote",
+    "ipcringbytes",
     "ipcfd",
 ];
 
@@ -147,6 +148,13 @@ pub fn fallback_fee(cfg: &Config) -> anyhow::Result<Option<u64>> {
     }
 }
 
+/// The node's wallets, and the thread applying their events if they are
+/// in this process.
+type WalletsAndThread = (
+    Arc<dyn crate::wallets::Wallets>,
+    Option<std::thread::JoinHandle<()>>,
+);
+
 /// Which program is running.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Program {
@@ -205,10 +213,7 @@ pub fn run_program(program: Program, args: Vec<String>) -> anyhow::Result<()> {
     };
     let node = Node::open(opts).context("cannot open the chainstate")?;
     let mut hub = None;
-    let wallets: Option<(
-        Arc<dyn crate::wallets::Wallets>,
-        Option<std::thread::JoinHandle<()>>,
-    )> = match program {
+    let wallets: Option<WalletsAndThread> = match program {
         Program::Bitcoind if !cfg.get_bool("disablewallet", false) => {
             let dir = wallet_dir(cfg, net_dir)?;
             let w = crate::wallets::LocalWallets::new(

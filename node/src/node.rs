@@ -135,12 +135,15 @@ pub fn block_transactions(archive: &[u8]) -> Vec<Transaction> {
 impl State {
     /// Brings the mempool in step with blocks that left and joined the
     /// chain.
-    pub fn apply_events(&mut self, events: &[ConnectedBlock]) {
+    pub fn apply_events(&mut self, events: &[ConnectedBlock]) -> Vec<Transaction> {
         let mut back = Vec::new();
+        // Everything a disconnect offered back to the mempool.
+        let mut offered: Vec<Transaction> = Vec::new();
         for ev in events {
             if ev.connected {
                 if !back.is_empty() {
                     let txs = std::mem::take(&mut back);
+                    offered.extend(txs.iter().cloned());
                     let now = self.chain.now();
                     self.mempool
                         .readd_after_disconnect(txs, &View::new(&mut self.chain), now);
@@ -159,10 +162,15 @@ impl State {
             }
         }
         if !back.is_empty() {
+            offered.extend(back.iter().cloned());
             let now = self.chain.now();
             self.mempool
                 .readd_after_disconnect(back, &View::new(&mut self.chain), now);
         }
+        // Those still in the mempool now are announced to the wallets
+        // (Core's transactionAddedToMempool after a reorg).
+        offered.retain(|tx| self.mempool.contains(&tx.compute_txid()));
+        offered
     }
 }
 
@@ -203,26 +211,30 @@ impl Node {
     /// Applies block events to the mempool and queues them for the wallets,
     /// in chain order (the caller holds the state lock).
     pub fn publish(&self, st: &mut State, events: Vec<ConnectedBlock>) {
-        st.apply_events(&events);
+        let readded = st.apply_events(&events);
         if let Some(w) = self.wallets.get() {
-            w.queue(
-                events
-                    .into_iter()
-                    .map(|ev| {
-                        if ev.connected {
-                            crate::wallets::WalletEvent::Connected {
-                                height: ev.height,
-                                archive: ev.archive,
-                            }
-                        } else {
-                            crate::wallets::WalletEvent::Disconnected {
-                                height: ev.height,
-                                archive: ev.archive,
-                            }
+            let mut queued: Vec<crate::wallets::WalletEvent> = events
+                .into_iter()
+                .map(|ev| {
+                    if ev.connected {
+                        crate::wallets::WalletEvent::Connected {
+                            height: ev.height,
+                            archive: ev.archive,
                         }
-                    })
-                    .collect(),
+                    } else {
+                        crate::wallets::WalletEvent::Disconnected {
+                            height: ev.height,
+                            archive: ev.archive,
+                        }
+                    }
+                })
+                .collect();
+            queued.extend(
+                readded
+                    .into_iter()
+                    .map(crate::wallets::WalletEvent::TxAdded),
             );
+            w.queue(queued);
         }
     }
 

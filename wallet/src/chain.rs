@@ -15,6 +15,10 @@ pub use memory::MemoryChain;
 use bitcoin::{Amount, BlockHash, FeeRate, Transaction, Txid};
 use btc_core::ArchivedBlockArchive;
 
+/// What [`Chain::with_blocks`] hands a rescan: heights and archives, in
+/// place.
+pub type BlockBatch<'a> = [(u32, &'a ArchivedBlockArchive)];
+
 /// The node, as the wallet sees it.
 pub trait Chain {
     /// Height and hash of the active chain's tip, or `None` before genesis
@@ -39,12 +43,7 @@ pub trait Chain {
     /// leading part of them, at least one), in place, for a rescan to
     /// match on several threads. Returns how many blocks `f` got (0: the
     /// block at `from` is not available).
-    fn with_blocks(
-        &self,
-        from: u32,
-        to: u32,
-        f: &mut dyn FnMut(&[(u32, &ArchivedBlockArchive)]),
-    ) -> usize {
+    fn with_blocks(&self, from: u32, to: u32, f: &mut dyn FnMut(&BlockBatch<'_>)) -> usize {
         let _ = to;
         let mut n = 0;
         self.with_block(from, &mut |b| {

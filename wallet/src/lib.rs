@@ -36,6 +36,7 @@ pub mod ledger;
 pub mod manager;
 pub mod output_type;
 pub mod process;
+pub mod progress;
 pub mod records;
 pub mod rpc;
 pub mod scan;

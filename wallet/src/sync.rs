@@ -518,9 +518,11 @@ impl Wallet {
         };
         let to = to.unwrap_or(tip).min(tip);
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let progress = crate::progress::begin(self.name());
         let mut last = None;
         let mut height = from;
         while height <= to {
+            progress.update(f64::from(height - from) / f64::from(to - from + 1));
             let batch_end = to.min(height.saturating_add(RESCAN_BATCH - 1));
             let mut result = Ok(());
             let got = chain.with_blocks(height, batch_end, &mut |blocks| {

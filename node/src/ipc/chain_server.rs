@@ -65,7 +65,6 @@ pub fn answer(node: &Node, peer: &Peer, m: u32, payload: &[u8]) -> Result<Vec<u8
             let tx = parse_tx(&req.tx_hex)?;
             let fee = Amount::from_sat(req.max_fee_sat);
             let txid = chain.broadcast(&tx, fee)?;
-            node.publish_tx(&tx);
             Ok(encode(&txid.to_string()))
         }
         method::MEMPOOL_ACCEPT_TEST => {

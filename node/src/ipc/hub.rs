@@ -57,6 +57,37 @@ impl Hub {
         })
     }
 
+    /// Drops the wallet processes that are behind `last` (or don't say),
+    /// when the notification ring has stayed full: one that stops reading
+    /// must not hold every other wallet back. A dropped child is restarted
+    /// and, like any wallet that reconnects, catches up from its locator.
+    pub fn drop_laggards(&self, last: Option<u64>) {
+        for p in self.all_wallet_peers() {
+            let applied = p
+                .rpc_timeout(
+                    None,
+                    "getnotificationstats",
+                    &json!([]),
+                    None,
+                    Some(Duration::from_secs(2)),
+                )
+                .ok()
+                .and_then(|v| v.get("applied").and_then(Value::as_u64));
+            let behind = match (applied, last) {
+                (Some(a), Some(l)) => a < l,
+                (None, _) => true,
+                (Some(_), None) => false,
+            };
+            if behind {
+                crate::log_line!(
+                    "ipc: dropping {}: it stopped reading notifications",
+                    p.label
+                );
+                p.conn.shutdown();
+            }
+        }
+    }
+
     /// The notification rings.
     pub fn publisher(&self) -> &Arc<Publisher> {
         &self.publisher
@@ -137,8 +168,20 @@ impl Hub {
         std::thread::spawn(move || {
             let label = listener.address().to_string();
             loop {
-                match listener.accept(super::peer::HELLO_TIMEOUT) {
-                    Ok(conn) => me.accept(conn, format!("peer on {label}"), false),
+                match listener.accept_pending() {
+                    // Handshakes on their own threads: a peer that never
+                    // completes one keeps no other waiting.
+                    Ok(pending) => {
+                        let (me, label) = (me.clone(), label.clone());
+                        std::thread::spawn(move || {
+                            match pending.handshake(super::peer::HELLO_TIMEOUT) {
+                                Ok(conn) => me.accept(conn, format!("peer on {label}"), false),
+                                Err(e) => crate::log_line!(
+                                    "ipc: a peer on {label} failed its handshake: {e}"
+                                ),
+                            }
+                        });
+                    }
                     Err(shm_ipc::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
                         std::thread::sleep(Duration::from_millis(50));
                     }
@@ -233,6 +276,13 @@ impl Hub {
             })
         };
         if let Some(name) = wallet {
+            // The node's own wallet process first: an outside process can
+            // claim any name, and must not take over one of the child's.
+            if let Some(c) = self.supervisor.as_ref().and_then(|s| s.peer()) {
+                if c.has_wallet(name) {
+                    return Ok(c);
+                }
+            }
             if let Some(p) = peers.iter().find(|p| p.has_wallet(name)) {
                 return Ok(p.clone());
             }

@@ -141,6 +141,18 @@ impl Peer {
         params: &Value,
         sync_seq: Option<u64>,
     ) -> Result<Value, RemoteError> {
+        self.rpc_timeout(wallet, method_name, params, sync_seq, None)
+    }
+
+    /// [`Peer::rpc`] that gives up after `timeout`.
+    pub fn rpc_timeout(
+        &self,
+        wallet: Option<&str>,
+        method_name: &str,
+        params: &Value,
+        sync_seq: Option<u64>,
+        timeout: Option<Duration>,
+    ) -> Result<Value, RemoteError> {
         let req = RpcRequest {
             wallet: wallet.map(str::to_owned),
             method: method_name.to_owned(),
@@ -153,7 +165,7 @@ impl Peer {
         };
         let bytes = self
             .conn
-            .call(method::WALLET_RPC, &encode(&req), None)
+            .call(method::WALLET_RPC, &encode(&req), timeout)
             .map_err(|e| unavailable(e.to_string()))?;
         let reply: RpcReply = decode(&bytes).map_err(unavailable)?;
         match (reply.result, reply.error) {

@@ -21,9 +21,14 @@ use shm_ipc::{ChannelConfig, Connection, Policy, Sender};
 
 use crate::wallets::WalletEvent;
 
+/// How long the ring may stay full before readers behind are dropped.
+pub const STUCK_AFTER: std::time::Duration = std::time::Duration::from_secs(10);
+
 #[derive(Default)]
 struct Queue {
-    items: VecDeque<WalletEvent>,
+    /// Events with the time they were queued (when the block was
+    /// connected), which their records carry for latency measurements.
+    items: VecDeque<(u64, WalletEvent)>,
     /// Events queued so far, and published so far.
     queued: u64,
     published: u64,
@@ -34,6 +39,10 @@ struct Queue {
 
 /// The notification rings and their writer.
 pub struct Publisher {
+    /// Called when a record can't be written for [`STUCK_AFTER`] (a
+    /// subscriber holds the ring full), with the last sequence number
+    /// published: it drops the subscribers that are behind.
+    on_stuck: std::sync::OnceLock<Box<dyn Fn(Option<u64>) + Send + Sync>>,
     queue: Mutex<Queue>,
     changed: Condvar,
     events: Mutex<Sender<EventRecord>>,
@@ -42,10 +51,15 @@ pub struct Publisher {
 
 impl Publisher {
     /// Creates the rings and starts their writer thread.
-    pub fn start() -> shm_ipc::Result<(Arc<Publisher>, JoinHandle<()>)> {
-        let events = Sender::new(ChannelConfig::new(EVENTS_RING_BYTES, Policy::Block))?;
+    /// `ring_bytes`: the event ring's capacity (a power of two; default
+    /// [`EVENTS_RING_BYTES`]).
+    pub fn start(ring_bytes: Option<u64>) -> shm_ipc::Result<(Arc<Publisher>, JoinHandle<()>)> {
+        let mut cfg = ChannelConfig::new(ring_bytes.unwrap_or(EVENTS_RING_BYTES), Policy::Block);
+        cfg.send_timeout = Some(STUCK_AFTER);
+        let events = Sender::new(cfg)?;
         let ui = Sender::new(ChannelConfig::new(UI_RING_BYTES, Policy::Lag))?;
         let p = Arc::new(Publisher {
+            on_stuck: std::sync::OnceLock::new(),
             queue: Mutex::new(Queue::default()),
             changed: Condvar::new(),
             events: Mutex::new(events),
@@ -63,22 +77,30 @@ impl Publisher {
         self.queue.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Sets what to do when the ring stays full (see `on_stuck`).
+    pub fn set_on_stuck(&self, f: impl Fn(Option<u64>) + Send + Sync + 'static) {
+        let _ = self.on_stuck.set(Box::new(f));
+    }
+
     /// Queues events in chain order.
     pub fn queue(&self, events: Vec<WalletEvent>) {
         let mut q = self.lock();
         q.queued += events.len() as u64;
-        q.items.extend(events);
+        let now = now_ns();
+        q.items.extend(events.into_iter().map(|e| (now, e)));
         self.changed.notify_all();
     }
 
-    /// Offers the event ring (and, to a GUI, the GUI ring) to a peer.
+    /// Offers a wallet process the event ring, a GUI the GUI ring (never
+    /// the `Block` ring: a GUI must not be able to hold the node back).
     pub fn offer(&self, conn: &Connection, gui: bool) -> shm_ipc::Result<()> {
         if gui {
             let ui = self.ui.lock().unwrap_or_else(|e| e.into_inner());
-            conn.offer(btc_core::interfaces::UI_CHANNEL, &ui)?;
+            conn.offer(btc_core::interfaces::UI_CHANNEL, &ui)
+        } else {
+            let ev = self.events.lock().unwrap_or_else(|e| e.into_inner());
+            conn.offer(btc_core::interfaces::EVENTS_CHANNEL, &ev)
         }
-        let ev = self.events.lock().unwrap_or_else(|e| e.into_inner());
-        conn.offer(btc_core::interfaces::EVENTS_CHANNEL, &ev)
     }
 
     /// Waits until every event queued before this call is in the ring and
@@ -148,14 +170,33 @@ impl Publisher {
                     q = self.changed.wait(q).unwrap_or_else(|e| e.into_inner());
                 }
             };
-            let (record, tip) = to_record(item);
-            let seq = {
-                let mut ev = self.events.lock().unwrap_or_else(|e| e.into_inner());
-                match ev.send(&record) {
-                    Ok(seq) => Some(seq),
+            let (queued_ns, item) = item;
+            let (record, tip) = to_record(item, queued_ns);
+            let seq = loop {
+                let sent = self
+                    .events
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .send(&record);
+                match sent {
+                    Ok(seq) => break Some(seq),
+                    Err(shm_ipc::Error::Timeout) => {
+                        // A subscriber has not read for STUCK_AFTER: drop
+                        // those behind, then try again. (A retry may repeat
+                        // a record a TCP subscriber already got; wallets
+                        // skip blocks they have.)
+                        crate::log_line!("ipc: the notification ring is full; dropping wallets that don't read it");
+                        let last = self.lock().last_seq;
+                        if let Some(f) = self.on_stuck.get() {
+                            f(last);
+                        }
+                        if self.lock().stop {
+                            break None;
+                        }
+                    }
                     Err(e) => {
                         crate::log_line!("ipc: cannot publish a notification: {e}");
-                        None
+                        break None;
                     }
                 }
             };
@@ -174,8 +215,7 @@ impl Publisher {
 }
 
 /// The ring record of an event, and the GUI's small record for it.
-fn to_record(item: WalletEvent) -> (EventRecord, Option<EventRecord>) {
-    let now = now_ns();
+fn to_record(item: WalletEvent, now: u64) -> (EventRecord, Option<EventRecord>) {
     let block = |kind, height: u32, archive: AlignedVec<16>| {
         let hash = btc_core::ArchivedBlockArchive::from_bytes(&archive)
             .map(|b| b.hash)

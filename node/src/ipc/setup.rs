@@ -26,8 +26,16 @@ pub fn start(
     net_dir: &Path,
     args: &[String],
 ) -> anyhow::Result<Arc<Hub>> {
+    // -ipcringbytes (hidden, for tests): a small ring fills quickly.
+    let ring = match cfg.get("ipcringbytes") {
+        None => None,
+        Some(v) => match v.parse::<u64>() {
+            Ok(n) if n.is_power_of_two() && n >= 4096 => Some(n),
+            _ => bail!("-ipcringbytes={v}: a power of two, at least 4096"),
+        },
+    };
     let (publisher, _thread) =
-        Publisher::start().context("cannot create the notification rings")?;
+        Publisher::start(ring).context("cannot create the notification rings")?;
     let chain = crate::config::chain_name(node.params.network);
     let supervisor = if cfg.get_bool("disablewallet", false) {
         None
@@ -66,7 +74,15 @@ pub fn start(
     } else {
         None
     };
-    let hub = Hub::new(node, publisher, supervisor.clone(), secret);
+    let hub = Hub::new(node, publisher.clone(), supervisor.clone(), secret);
+    {
+        let weak = Arc::downgrade(&hub);
+        publisher.set_on_stuck(move |last| {
+            if let Some(h) = weak.upgrade() {
+                h.drop_laggards(last);
+            }
+        });
+    }
     node.attach_wallets(hub.clone() as Arc<dyn crate::wallets::Wallets>);
     if let Some(s) = supervisor {
         for name in cfg.get_all("wallet") {

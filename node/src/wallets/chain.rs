@@ -5,6 +5,7 @@
 
 use bitcoin::{Amount, BlockHash, FeeRate, Transaction, Txid};
 use btc_core::ArchivedBlockArchive;
+use btc_wallet::chain::BlockBatch;
 use btc_wallet::Chain;
 
 use crate::mempool::AcceptOptions;
@@ -57,12 +58,7 @@ impl Chain for NodeChain<'_> {
         }
     }
 
-    fn with_blocks(
-        &self,
-        from: u32,
-        to: u32,
-        f: &mut dyn FnMut(&[(u32, &ArchivedBlockArchive)]),
-    ) -> usize {
+    fn with_blocks(&self, from: u32, to: u32, f: &mut dyn FnMut(&BlockBatch<'_>)) -> usize {
         // Read one at a time (the chainstate lock is not held across the
         // batch), up to a memory budget.
         const BUDGET: usize = 64 << 20;
@@ -150,10 +146,15 @@ impl Chain for NodeChain<'_> {
             test_only: false,
             ..test
         };
-        st.mempool
+        let txid = st
+            .mempool
             .accept(tx.clone(), &View::new(&mut st.chain), real)
             .map(|a| a.txid)
-            .map_err(|r| r.reason.clone())
+            .map_err(|r| r.reason.clone())?;
+        // Every wallet hears of it, the sender's included (Core's
+        // transactionAddedToMempool).
+        self.0.publish_tx(tx);
+        Ok(txid)
     }
 
     fn mempool_accept_test(&self, tx: &Transaction) -> Result<(), String> {

@@ -39,6 +39,7 @@ pub struct LocalWallets {
     progress: Mutex<Progress>,
     changed: Condvar,
     methods: Vec<&'static str>,
+    info: btc_wallet::progress::InfoCache,
 }
 
 impl LocalWallets {
@@ -50,6 +51,7 @@ impl LocalWallets {
             progress: Mutex::new(Progress::default()),
             changed: Condvar::new(),
             methods,
+            info: Default::default(),
         })
     }
 
@@ -177,12 +179,28 @@ impl Wallets for LocalWallets {
     ) -> Result<Value, RpcError> {
         self.sync();
         let chain = NodeChain(node);
-        let mut m = self.manager.lock().unwrap_or_else(|e| e.into_inner());
-        m.call(wallet, method, params, &chain)
-            .map_err(|e| RpcError {
-                code: e.code,
-                message: e.message,
-            })
+        let info = method == "getwalletinfo";
+        let mut m = match self.manager.try_lock() {
+            Ok(m) => m,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => {
+                // A rescan holds the wallets: answer with its progress.
+                if let Some(v) = info.then(|| self.info.while_scanning(wallet)).flatten() {
+                    return Ok(v);
+                }
+                self.manager.lock().unwrap_or_else(|e| e.into_inner())
+            }
+        };
+        let r = m.call(wallet, method, params, &chain);
+        if let (true, Ok(v)) = (info, &r) {
+            if let Some(name) = v.get("walletname").and_then(Value::as_str) {
+                self.info.remember(name, v);
+            }
+        }
+        r.map_err(|e| RpcError {
+            code: e.code,
+            message: e.message,
+        })
     }
 
     fn queue(&self, events: Vec<WalletEvent>) {

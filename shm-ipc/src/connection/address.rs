@@ -99,6 +99,16 @@ enum Inner {
     Tcp(TcpListener),
 }
 
+/// An accepted peer before its handshake.
+pub struct Pending(Link);
+
+impl Pending {
+    /// Performs the handshake (waiting up to `timeout` for the peer's).
+    pub fn handshake(self, timeout: Duration) -> Result<Connection> {
+        Connection::handshake(self.0, timeout)
+    }
+}
+
 /// A listening socket; each accepted peer becomes a [`Connection`].
 pub struct Listener {
     inner: Inner,
@@ -140,16 +150,23 @@ impl Listener {
 
     /// Waits for the next peer and performs the handshake with it.
     pub fn accept(&self, handshake_timeout: Duration) -> Result<Connection> {
+        self.accept_pending()?.handshake(handshake_timeout)
+    }
+
+    /// Waits for the next peer, without the handshake: a server that takes
+    /// many peers hands the [`Pending`] to another thread, so a peer that
+    /// never completes its handshake does not keep the next one waiting.
+    pub fn accept_pending(&self) -> Result<Pending> {
         match &self.inner {
             Inner::Unix { fd, .. } => {
                 let c = socket::accept4(fd.as_raw_fd(), SockFlag::SOCK_CLOEXEC)?;
                 // SAFETY: accept4 returned a fresh descriptor that we now own.
                 let c = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(c) };
-                Connection::handshake(Link::Packet(c), handshake_timeout)
+                Ok(Pending(Link::Packet(c)))
             }
             Inner::Tcp(l) => {
                 let (s, _) = l.accept()?;
-                Connection::handshake(Link::tcp(s)?, handshake_timeout)
+                Ok(Pending(Link::tcp(s)?))
             }
         }
     }

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel as cc;
 
-pub use address::{Address, Listener};
+pub use address::{Address, Listener, Pending};
 pub use spawn::{connection_from_args, spawn_child, SpawnOptions, IPC_FD_ARG};
 
 use self::link::{Incoming, Link};

@@ -23,7 +23,7 @@ use memmap2::Mmap;
 use rkyv::util::AlignedVec;
 use shm_ipc::Connection;
 
-use crate::chain::Chain;
+use crate::chain::{BlockBatch, Chain};
 
 /// How long a Chain call may take before the node is presumed stuck.
 const CALL_TIMEOUT: Duration = Duration::from_secs(120);
@@ -239,12 +239,7 @@ impl Chain for RemoteChain {
         self.with_streamed(height, f)
     }
 
-    fn with_blocks(
-        &self,
-        from: u32,
-        to: u32,
-        f: &mut dyn FnMut(&[(u32, &ArchivedBlockArchive)]),
-    ) -> usize {
+    fn with_blocks(&self, from: u32, to: u32, f: &mut dyn FnMut(&BlockBatch<'_>)) -> usize {
         if !self.maps_block_files() {
             let mut n = 0;
             self.with_streamed(from, &mut |b| {

@@ -120,6 +120,7 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
     let mut handler: Option<Arc<Handler>> = None;
     let mut cookie = None;
     let mut first = true;
+    let mut reload: Vec<String> = Vec::new();
     loop {
         let conn = if spawned {
             match shm_ipc::connection_from_args(args.iter(), CONNECT_TIMEOUT) {
@@ -154,6 +155,14 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
                     .load(&name, !spawned)
                     .map_err(|e| anyhow::anyhow!(e))?;
             }
+        } else {
+            // Back after the node went away: the wallets of the last
+            // session, which catch up from their locators.
+            for name in &reload {
+                if let Err(e) = service.load(name, false) {
+                    log_line!("Reloading wallet {name}: {e}");
+                }
+            }
         }
         if !spawned && cfg.get_bool("server", false) {
             if server.is_none() {
@@ -181,6 +190,7 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
             std::thread::sleep(Duration::from_millis(50));
         }
         let node_gone = !service.chain().conn().is_alive();
+        reload = service.wallet_names();
         service.chain().conn().shutdown();
         let _ = follow.join();
         let _ = serve.join();

@@ -22,6 +22,9 @@ use shm_ipc::Receiver;
 use super::remote_chain::RemoteChain;
 use crate::{Wallet, WalletManager};
 
+/// Node calls answered at once (more wait their turn).
+const MAX_CALLS_IN_FLIGHT: usize = 16;
+
 #[derive(Default)]
 struct Progress {
     /// Sequence number of the last record applied.
@@ -39,6 +42,7 @@ pub struct WalletService {
     chain: RemoteChain,
     progress: Mutex<Progress>,
     changed: Condvar,
+    info: crate::progress::InfoCache,
 }
 
 impl WalletService {
@@ -51,6 +55,7 @@ impl WalletService {
                 ..Progress::default()
             }),
             changed: Condvar::new(),
+            info: Default::default(),
         })
     }
 
@@ -161,30 +166,73 @@ impl WalletService {
     pub fn rpc(&self, req: RpcRequest) -> RpcReply {
         self.sync_to(req.sync_seq);
         if req.method == "getnotificationstats" {
-            return RpcReply::ok(self.progress().latency.to_json());
+            let p = self.progress();
+            let mut v = p.latency.to_json();
+            v["applied"] = p.applied.into();
+            return RpcReply::ok(v);
         }
-        let mut m = self.manager();
+        let info = req.method == "getwalletinfo";
+        let mut m = match self.manager.try_lock() {
+            Ok(m) => m,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => {
+                if let Some(v) = info
+                    .then(|| self.info.while_scanning(req.wallet.as_deref()))
+                    .flatten()
+                {
+                    return RpcReply::ok(v);
+                }
+                self.manager()
+            }
+        };
         match m.call(req.wallet.as_deref(), &req.method, &req.params, &self.chain) {
-            Ok(v) => RpcReply::ok(v),
+            Ok(v) => {
+                if info {
+                    if let Some(name) = v.get("walletname").and_then(Value::as_str) {
+                        self.info.remember(name, &v);
+                    }
+                }
+                RpcReply::ok(v)
+            }
             Err(e) => RpcReply::err(i64::from(e.code), e.message),
         }
     }
 
-    /// Answers the node's calls until it goes away.
-    pub fn serve_node(&self) {
+    /// Answers the node's calls until it goes away, each on a thread of
+    /// its own (a `getwalletinfo` must not wait behind a rescan).
+    pub fn serve_node(self: &Arc<Self>) {
+        let in_flight = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         for req in self.chain.conn().requests().iter() {
-            let reply = match req.method {
-                method::WALLET_RPC => match decode::<RpcRequest>(&req.payload) {
-                    Ok(r) => Ok(encode(&self.rpc(r))),
-                    Err(e) => Err(e),
-                },
-                m => Err(format!("unknown method {m}")),
+            let me = self.clone();
+            let answer = move |req: shm_ipc::Request| {
+                let reply = match req.method {
+                    method::WALLET_RPC => match decode::<RpcRequest>(&req.payload) {
+                        Ok(r) => Ok(encode(&me.rpc(r))),
+                        Err(e) => Err(e),
+                    },
+                    m => Err(format!("unknown method {m}")),
+                };
+                let _ = match &reply {
+                    Ok(b) => req.reply(Ok(b)),
+                    Err(e) => req.reply(Err(e)),
+                };
             };
-            let _ = match &reply {
-                Ok(b) => req.reply(Ok(b)),
-                Err(e) => req.reply(Err(e)),
-            };
+            if in_flight.load(std::sync::atomic::Ordering::Relaxed) >= MAX_CALLS_IN_FLIGHT {
+                answer(req);
+                continue;
+            }
+            in_flight.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let n = in_flight.clone();
+            std::thread::spawn(move || {
+                answer(req);
+                n.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            });
         }
+    }
+
+    /// Names of the loaded wallets.
+    pub fn wallet_names(&self) -> Vec<String> {
+        self.manager().names()
     }
 
     /// Loads wallet `name`; with `create`, creates it if it does not exist.

@@ -287,7 +287,7 @@ fn getwalletinfo(w: &mut Wallet, _: &Params, _: &dyn Chain) -> Result<Value, Rpc
         (!w.private_keys_disabled()).into(),
     );
     o.insert("avoid_reuse".into(), w.avoid_reuse().into());
-    o.insert("scanning".into(), false.into());
+    o.insert("scanning".into(), crate::progress::scanning(w.name()));
     o.insert("descriptors".into(), true.into());
     o.insert("external_signer".into(), false.into());
     o.insert("blank".into(), w.is_blank().into());
