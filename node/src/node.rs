@@ -219,11 +219,13 @@ impl Node {
                     if ev.connected {
                         crate::wallets::WalletEvent::Connected {
                             height: ev.height,
+                            hash: ev.hash,
                             archive: ev.archive,
                         }
                     } else {
                         crate::wallets::WalletEvent::Disconnected {
                             height: ev.height,
+                            hash: ev.hash,
                             archive: ev.archive,
                         }
                     }

@@ -12,6 +12,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
 use bitcoin::consensus::encode::serialize;
+use bitcoin::hashes::Hash;
 use btc_core::interfaces::{
     event::now_ns, Event, EventKind, EventRecord, EVENTS_RING_BYTES, UI_RING_BYTES,
 };
@@ -171,7 +172,7 @@ impl Publisher {
                 }
             };
             let (queued_ns, item) = item;
-            let (record, tip) = to_record(item, queued_ns);
+            let (record, ui) = to_record(item, queued_ns);
             let seq = loop {
                 let sent = self
                     .events
@@ -200,10 +201,8 @@ impl Publisher {
                     }
                 }
             };
-            if let Some(ui) = tip {
-                // Lag policy: never waits for a GUI.
-                let _ = self.ui.lock().unwrap_or_else(|e| e.into_inner()).send(&ui);
-            }
+            // Lag policy: never waits for a GUI.
+            let _ = self.ui.lock().unwrap_or_else(|e| e.into_inner()).send(&ui);
             let mut q = self.lock();
             q.published += 1;
             if seq.is_some() {
@@ -214,55 +213,54 @@ impl Publisher {
     }
 }
 
-/// The ring record of an event, and the GUI's small record for it.
-fn to_record(item: WalletEvent, now: u64) -> (EventRecord, Option<EventRecord>) {
-    let block = |kind, height: u32, archive: AlignedVec<16>| {
-        let hash = btc_core::ArchivedBlockArchive::from_bytes(&archive)
-            .map(|b| b.hash)
-            .unwrap_or([0; 32]);
-        let ui = Event {
-            kind: EventKind::TipUpdated,
-            height: if kind == EventKind::BlockConnected {
-                height
-            } else {
-                height.saturating_sub(1)
-            },
-            hash,
-            time_ns: now,
-            body: AlignedVec::new(),
-        };
-        let ev = Event {
-            kind,
+/// The ring record of an event, and the GUI's small record for it (the
+/// same kind, height and hash, without the body).
+fn to_record(item: WalletEvent, now: u64) -> (EventRecord, EventRecord) {
+    let (kind, height, hash, body) = match item {
+        WalletEvent::Connected {
             height,
             hash,
-            time_ns: now,
-            body: archive,
-        };
-        (ev, Some(ui))
-    };
-    match item {
-        WalletEvent::Connected { height, archive } => {
-            block(EventKind::BlockConnected, height, archive)
-        }
-        WalletEvent::Disconnected { height, archive } => {
-            block(EventKind::BlockDisconnected, height, archive)
-        }
+            archive,
+        } => (
+            EventKind::BlockConnected,
+            height,
+            hash.to_byte_array(),
+            archive,
+        ),
+        WalletEvent::Disconnected {
+            height,
+            hash,
+            archive,
+        } => (
+            EventKind::BlockDisconnected,
+            height,
+            hash.to_byte_array(),
+            archive,
+        ),
         WalletEvent::TxAdded(tx) => {
             let mut body = AlignedVec::<16>::new();
             body.extend_from_slice(&serialize(&tx));
-            let txid = bitcoin::hashes::Hash::to_byte_array(tx.compute_txid());
-            let ev = Event {
-                kind: EventKind::TxAdded,
-                height: 0,
-                hash: txid,
-                time_ns: now,
+            (
+                EventKind::TxAdded,
+                0,
+                tx.compute_txid().to_byte_array(),
                 body,
-            };
-            let ui = Event {
-                body: AlignedVec::new(),
-                ..ev.clone()
-            };
-            (ev, Some(ui))
+            )
         }
-    }
+    };
+    let ui = Event {
+        kind,
+        height,
+        hash,
+        time_ns: now,
+        body: AlignedVec::new(),
+    };
+    let ev = Event {
+        kind,
+        height,
+        hash,
+        time_ns: now,
+        body,
+    };
+    (ev, ui)
 }

@@ -22,6 +22,8 @@ pub enum WalletEvent {
     Connected {
         /// Its height.
         height: u32,
+        /// Its hash.
+        hash: bitcoin::BlockHash,
         /// The archived block.
         archive: AlignedVec<{ btc_core::archive::ARCHIVE_ALIGN }>,
     },
@@ -29,6 +31,8 @@ pub enum WalletEvent {
     Disconnected {
         /// Its height.
         height: u32,
+        /// Its hash.
+        hash: bitcoin::BlockHash,
         /// The archived block.
         archive: AlignedVec<{ btc_core::archive::ARCHIVE_ALIGN }>,
     },
