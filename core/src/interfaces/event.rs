@@ -151,21 +151,6 @@ impl ArchivedEventSchema {
         ArchivedBlockArchive::from_bytes(bytes).map_err(|e| BodyError::Invalid(e.to_string()))
     }
 
-    /// The body's block archive, used in place without validation.
-    ///
-    /// # Safety
-    /// The producer must be trusted to have written a valid archive (the
-    /// node that spawned or serves this wallet, running this build).
-    pub unsafe fn block_unchecked(&self) -> Result<&ArchivedBlockArchive, BodyError> {
-        let bytes = self.block_bytes()?;
-        if bytes.len() < size_of::<ArchivedBlockArchive>() {
-            return Err(BodyError::Invalid("shorter than an archive root".into()));
-        }
-        // SAFETY: aligned (checked in block_bytes) and long enough for the
-        // root; the caller vouches for the contents.
-        Ok(unsafe { rkyv::access_unchecked::<ArchivedBlockArchive>(bytes) })
-    }
-
     fn block_bytes(&self) -> Result<&[u8], BodyError> {
         if !matches!(
             self.event_kind(),
@@ -214,9 +199,7 @@ mod tests {
         assert_eq!(rec.block_hash(), wire.block_hash());
         // The body starts the record: no copy needed to align it.
         assert_eq!(rec.body.as_ptr(), bytes.as_ptr());
-        // SAFETY: we just wrote this archive.
-        let u = unsafe { rec.block_unchecked() }.unwrap();
-        assert_eq!(u.tx_count(), 1);
+        assert_eq!(b.tx_count(), 1);
     }
 
     #[test]

@@ -75,9 +75,13 @@ pub fn answer(node: &Node, peer: &Peer, m: u32, payload: &[u8]) -> Result<Vec<u8
         }
         method::BLOCK_ARCHIVE => {
             let height: u32 = decode(payload)?;
-            let mut out = None;
-            chain.with_block(height, &mut |b| out = Some(archive_bytes(b)));
-            out.ok_or_else(|| format!("no block at height {height}"))
+            let mut st = node.lock();
+            let idx = st
+                .chain
+                .at_height(height)
+                .ok_or_else(|| format!("no block at height {height}"))?;
+            let archive = st.chain.read_archive(idx).map_err(|e| e.to_string())?;
+            Ok(archive.to_vec())
         }
         method::BLOCK_LOCATIONS => {
             let range: BlockRange = decode(payload)?;
@@ -94,17 +98,6 @@ fn parse_tx(hex: &str) -> Result<Transaction, String> {
     let bytes: Vec<u8> =
         bitcoin::hex::FromHex::from_hex(hex).map_err(|e| format!("TX decode failed: {e}"))?;
     deserialize(&bytes).map_err(|e| format!("TX decode failed: {e}"))
-}
-
-/// The bytes of an archive read in place (its root is at the end of a
-/// buffer that starts with `raw`).
-fn archive_bytes(b: &btc_core::ArchivedBlockArchive) -> Vec<u8> {
-    let start = b.raw.as_ptr() as usize;
-    let end = b as *const _ as usize + size_of::<btc_core::ArchivedBlockArchive>();
-    // SAFETY: an archive is one contiguous buffer: `raw`'s bytes come first
-    // and the root last (BlockWire's serialization order), so the range
-    // lies inside the buffer the reference borrows from.
-    unsafe { std::slice::from_raw_parts(start as *const u8, end - start) }.to_vec()
 }
 
 /// Where blocks `range` lie in the block files, after handing the peer
