@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
-use std::sync::Mutex;
+use std::sync::{Mutex, TryLockError};
+
+use crate::{Chain, RpcError, WalletManager};
 use std::time::Instant;
 
 struct Scan {
@@ -79,6 +81,37 @@ pub fn scanning(name: &str) -> serde_json::Value {
 /// Whether wallet `name` is rescanning.
 pub fn is_scanning(name: &str) -> bool {
     scans().contains_key(name)
+}
+
+/// Runs a wallet RPC on `manager`, as [`WalletManager::call`]; a
+/// `getwalletinfo` for a wallet that a rescan holds is answered from
+/// `info` (with the rescan's progress) instead of waiting for the rescan.
+pub fn call(
+    manager: &Mutex<WalletManager>,
+    info: &InfoCache,
+    wallet: Option<&str>,
+    method: &str,
+    params: &serde_json::Value,
+    chain: &dyn Chain,
+) -> Result<serde_json::Value, RpcError> {
+    let is_info = method == "getwalletinfo";
+    let mut m = match manager.try_lock() {
+        Ok(m) => m,
+        Err(TryLockError::Poisoned(p)) => p.into_inner(),
+        Err(TryLockError::WouldBlock) => {
+            if let Some(v) = is_info.then(|| info.while_scanning(wallet)).flatten() {
+                return Ok(v);
+            }
+            manager.lock().unwrap_or_else(|e| e.into_inner())
+        }
+    };
+    let r = m.call(wallet, method, params, chain);
+    if let (true, Ok(v)) = (is_info, &r) {
+        if let Some(name) = v.get("walletname").and_then(serde_json::Value::as_str) {
+            info.remember(name, v);
+        }
+    }
+    r
 }
 
 /// The last `getwalletinfo` answer of each wallet, to answer one while the

@@ -38,24 +38,7 @@ impl Chain for NodeChain<'_> {
     }
 
     fn with_block(&self, height: u32, f: &mut dyn FnMut(&ArchivedBlockArchive)) -> bool {
-        // The block files hold archives: one read, no parse, no hashing.
-        let archive = {
-            let mut st = self.0.lock();
-            let Some(idx) = st.chain.at_height(height) else {
-                return false;
-            };
-            match st.chain.read_archive(idx) {
-                Ok(a) => a,
-                Err(_) => return false,
-            }
-        };
-        match ArchivedBlockArchive::from_bytes(&archive) {
-            Ok(b) => {
-                f(b);
-                true
-            }
-            Err(_) => false,
-        }
+        self.with_blocks(height, height, &mut |blocks| f(blocks[0].1)) > 0
     }
 
     fn with_blocks(&self, from: u32, to: u32, f: &mut dyn FnMut(&BlockBatch<'_>)) -> usize {

@@ -17,7 +17,7 @@ use btc_core::ArchivedBlockArchive;
 use btc_wallet::{WalletManager, WalletOptions};
 use serde_json::Value;
 
-use super::{NodeChain, WalletEvent, Wallets, MANAGER_METHODS};
+use super::{is_wallet_method, NodeChain, WalletEvent, Wallets};
 use crate::http::RpcError;
 use crate::node::Node;
 
@@ -38,19 +38,16 @@ pub struct LocalWallets {
     manager: Mutex<WalletManager>,
     progress: Mutex<Progress>,
     changed: Condvar,
-    methods: Vec<&'static str>,
     info: btc_wallet::progress::InfoCache,
 }
 
 impl LocalWallets {
     /// Wallets kept in `walletdir`.
     pub fn new(walletdir: &Path, options: WalletOptions) -> Arc<LocalWallets> {
-        let methods = btc_wallet::rpc::methods().iter().map(|m| m.name).collect();
         Arc::new(LocalWallets {
             manager: Mutex::new(WalletManager::new(walletdir, options)),
             progress: Mutex::new(Progress::default()),
             changed: Condvar::new(),
-            methods,
             info: Default::default(),
         })
     }
@@ -107,7 +104,9 @@ impl LocalWallets {
     fn apply(&self, _node: &Node, ev: WalletEvent) {
         let mut m = self.manager.lock().unwrap_or_else(|e| e.into_inner());
         match ev {
-            WalletEvent::Connected { height, archive } => {
+            WalletEvent::Connected {
+                height, archive, ..
+            } => {
                 let Ok(block) = ArchivedBlockArchive::from_bytes(&archive) else {
                     crate::log_line!("wallets: archive of block {height} does not validate");
                     return;
@@ -118,7 +117,9 @@ impl LocalWallets {
                     }
                 }
             }
-            WalletEvent::Disconnected { height, archive } => {
+            WalletEvent::Disconnected {
+                height, archive, ..
+            } => {
                 let Ok(block) = ArchivedBlockArchive::from_bytes(&archive) else {
                     return;
                 };
@@ -167,7 +168,7 @@ impl LocalWallets {
 
 impl Wallets for LocalWallets {
     fn handles(&self, method: &str) -> bool {
-        MANAGER_METHODS.contains(&method) || self.methods.contains(&method)
+        is_wallet_method(method)
     }
 
     fn call(
@@ -179,28 +180,11 @@ impl Wallets for LocalWallets {
     ) -> Result<Value, RpcError> {
         self.sync();
         let chain = NodeChain(node);
-        let info = method == "getwalletinfo";
-        let mut m = match self.manager.try_lock() {
-            Ok(m) => m,
-            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
-            Err(std::sync::TryLockError::WouldBlock) => {
-                // A rescan holds the wallets: answer with its progress.
-                if let Some(v) = info.then(|| self.info.while_scanning(wallet)).flatten() {
-                    return Ok(v);
-                }
-                self.manager.lock().unwrap_or_else(|e| e.into_inner())
-            }
-        };
-        let r = m.call(wallet, method, params, &chain);
-        if let (true, Ok(v)) = (info, &r) {
-            if let Some(name) = v.get("walletname").and_then(Value::as_str) {
-                self.info.remember(name, v);
-            }
-        }
-        r.map_err(|e| RpcError {
-            code: e.code,
-            message: e.message,
-        })
+        btc_wallet::progress::call(&self.manager, &self.info, wallet, method, params, &chain)
+            .map_err(|e| RpcError {
+                code: e.code,
+                message: e.message,
+            })
     }
 
     fn queue(&self, events: Vec<WalletEvent>) {

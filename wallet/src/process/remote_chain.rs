@@ -130,9 +130,9 @@ impl RemoteChain {
             Err(e) => {
                 // The node can't hand its files over: blocks come through
                 // the connection instead.
-                crate_log(&format!(
+                btc_service::log_line!(
                     "block files not available ({e}); reading blocks through the connection"
-                ));
+                );
                 *self.block_files.lock().unwrap_or_else(|e| e.into_inner()) = false;
                 return None;
             }
@@ -192,10 +192,6 @@ impl RemoteChain {
             Err(_) => false,
         }
     }
-}
-
-fn crate_log(msg: &str) {
-    btc_service::logging::log(msg);
 }
 
 fn parse_hash(s: &str) -> Option<BlockHash> {

@@ -171,29 +171,16 @@ impl WalletService {
             v["applied"] = p.applied.into();
             return RpcReply::ok(v);
         }
-        let info = req.method == "getwalletinfo";
-        let mut m = match self.manager.try_lock() {
-            Ok(m) => m,
-            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
-            Err(std::sync::TryLockError::WouldBlock) => {
-                if let Some(v) = info
-                    .then(|| self.info.while_scanning(req.wallet.as_deref()))
-                    .flatten()
-                {
-                    return RpcReply::ok(v);
-                }
-                self.manager()
-            }
-        };
-        match m.call(req.wallet.as_deref(), &req.method, &req.params, &self.chain) {
-            Ok(v) => {
-                if info {
-                    if let Some(name) = v.get("walletname").and_then(Value::as_str) {
-                        self.info.remember(name, &v);
-                    }
-                }
-                RpcReply::ok(v)
-            }
+        let r = crate::progress::call(
+            &self.manager,
+            &self.info,
+            req.wallet.as_deref(),
+            &req.method,
+            &req.params,
+            &self.chain,
+        );
+        match r {
+            Ok(v) => RpcReply::ok(v),
             Err(e) => RpcReply::err(i64::from(e.code), e.message),
         }
     }
