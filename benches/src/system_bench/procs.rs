@@ -242,6 +242,8 @@ impl Daemon {
     /// `stop`) and waits up to 60 s for it to exit, then kills it.
     pub fn stop_signal(mut self) -> Result<()> {
         let kids = self.children();
+        // SAFETY: kill(2) takes plain integers; `pid` is our own child,
+        // not reaped yet (so not reused).
         unsafe { libc::kill(self.pid, libc::SIGTERM) };
         let r = self.wait_exit(Duration::from_secs(60));
         self.terminate(kids);
@@ -272,6 +274,7 @@ impl Daemon {
     /// listed while it ran: once it exits they belong to init).
     fn terminate(&mut self, kids: Vec<(i32, u64)>) {
         if let Some(mut child) = self.child.take() {
+            // SAFETY: as in `stop_signal`: our own child, not reaped yet.
             unsafe { libc::kill(self.pid, libc::SIGTERM) };
             let deadline = Instant::now() + Duration::from_secs(20);
             loop {
@@ -292,12 +295,15 @@ impl Daemon {
         for (pid, started) in kids {
             let same = || start_time(pid) == Some(started) && process_alive(pid);
             if same() {
+                // SAFETY: kill(2) takes plain integers; `same()` just
+                // checked the pid still names the process we listed.
                 unsafe { libc::kill(pid, libc::SIGTERM) };
                 let deadline = Instant::now() + Duration::from_secs(10);
                 while same() && Instant::now() < deadline {
                     std::thread::sleep(Duration::from_millis(20));
                 }
                 if same() {
+                    // SAFETY: as above, checked just before.
                     unsafe { libc::kill(pid, libc::SIGKILL) };
                 }
             }
@@ -380,6 +386,7 @@ pub fn cpu_seconds(pid: i32) -> Option<f64> {
     let f = stat_fields(&s)?;
     // utime and stime are fields 14 and 15: indexes 11 and 12 here.
     let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    // SAFETY: sysconf(3) reads a constant; no pointers involved.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
     Some(ticks as f64 / if hz > 0 { hz as f64 } else { 100.0 })
 }

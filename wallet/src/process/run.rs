@@ -247,16 +247,15 @@ fn start_session(
     Ok((service, rx))
 }
 
-/// The node's records are validated before use (every block archive
-/// passes `ArchivedBlockArchive::from_bytes`), so the ring itself is read
-/// in place.
+/// The node's ring is read in place, without a private copy: the wallet
+/// trusts its node, as Core's wallet does.
 fn trust() -> Trust {
-    // SAFETY: the ring's records are `EventRecord`s written by the node
-    // through rkyv; what we use of them (the block archive in the body) is
-    // validated by `ArchivedEventSchema::block` before any access, and the
-    // record's fixed fields are plain integers and bytes for which every bit
-    // pattern is valid. The length of `body` is bounds-checked by the
-    // receiver against the record (relative pointer inside the slot).
+    // SAFETY: the producer is the node this wallet was started by or told
+    // to connect to, running this build: it writes only `EventRecord`s
+    // through rkyv (shm-ipc's `Trust::trusted` contract). The receiver does
+    // not check the records' structure; on top of that promise, the block
+    // archive in a record's body is validated (`ArchivedEventSchema::block`)
+    // before any of it is read.
     unsafe { Trust::trusted() }
 }
 
