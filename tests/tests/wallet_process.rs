@@ -651,26 +651,30 @@ impl Drop for Poller {
     }
 }
 
-/// Regtest's block subsidy at `height`, in BTC (halving every 150 blocks).
-fn subsidy(height: u64) -> f64 {
+/// Regtest's block subsidy at `height`, in satoshis (halving every 150 blocks).
+fn subsidy_sat(height: u64) -> u64 {
     let sat = 50 * 100_000_000u64;
     let halvings = height / 150;
-    (if halvings >= 64 { 0 } else { sat >> halvings }) as f64 / 1e8
+    if halvings >= 64 {
+        0
+    } else {
+        sat >> halvings
+    }
 }
 
 /// A wallet's (trusted, immature) balances when it holds the coinbases of
-/// blocks `heights` of a chain whose tip is at `tip`, and nothing else
-/// (coinbases mature after 100 blocks).
+/// `heights` and the tip is `tip`: summed in satoshis (a sum of floats
+/// drifts from the RPC's 8-decimal amounts), in BTC as the RPC gives them.
 fn coinbase_balances(heights: impl IntoIterator<Item = u64>, tip: u64) -> (f64, f64) {
-    let (mut trusted, mut immature) = (0.0, 0.0);
+    let (mut trusted, mut immature) = (0u64, 0u64);
     for h in heights {
         if tip - h + 1 > 100 {
-            trusted += subsidy(h);
+            trusted += subsidy_sat(h);
         } else {
-            immature += subsidy(h);
+            immature += subsidy_sat(h);
         }
     }
-    (trusted, immature)
+    (trusted as f64 / 1e8, immature as f64 / 1e8)
 }
 
 /// Copies blocks `hashes` of `from` to `to` (getblock raw, submitblock).
