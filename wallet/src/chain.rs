@@ -15,9 +15,31 @@ pub use memory::MemoryChain;
 use bitcoin::{Amount, BlockHash, FeeRate, Transaction, Txid};
 use btc_core::ArchivedBlockArchive;
 
-/// What [`Chain::with_blocks`] hands a rescan: heights and archives, in
+/// What [`Chain::with_blocks`] hands a rescan: heights and blocks, in
 /// place.
-pub type BlockBatch<'a> = [(u32, &'a ArchivedBlockArchive)];
+pub type BlockBatch<'a> = [(u32, BatchBlock<'a>)];
+
+/// A block of a rescan batch: an archive already validated, or the bytes
+/// of one that the matching thread validates, so that validation runs on
+/// every core and the match reads the tables while they are in cache.
+#[derive(Clone, Copy, Debug)]
+pub enum BatchBlock<'a> {
+    /// Validated by the chain.
+    Checked(&'a ArchivedBlockArchive),
+    /// Not validated yet (block files mapped in place).
+    Unchecked(&'a [u8]),
+}
+
+impl<'a> BatchBlock<'a> {
+    /// The archive, validated; `None` when the bytes are not a valid
+    /// archive (the rescan stops there, as at a missing block).
+    pub fn archive(self) -> Option<&'a ArchivedBlockArchive> {
+        match self {
+            BatchBlock::Checked(a) => Some(a),
+            BatchBlock::Unchecked(bytes) => ArchivedBlockArchive::from_bytes(bytes).ok(),
+        }
+    }
+}
 
 /// The node, as the wallet sees it.
 pub trait Chain {
@@ -47,7 +69,7 @@ pub trait Chain {
         let _ = to;
         let mut n = 0;
         self.with_block(from, &mut |b| {
-            f(&[(from, b)]);
+            f(&[(from, BatchBlock::Checked(b))]);
             n = 1;
         });
         n

@@ -5,13 +5,16 @@
 //! one bit of a small bitset (32 bits per entry, so it stays in cache) and
 //! only on a hit probes the hash map, which then compares the whole key.
 //! Keys are already random (hashes inside scripts, txids), so the hash is
-//! a few bytes of the key multiplied by a constant.
+//! a few bytes of the key multiplied by a constant. The script filter's
+//! bytes are a script's length and last eight bytes, which an archived
+//! block stores beside each output, so a miss costs no read of the script.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 
 use bitcoin::hashes::Hash;
 use bitcoin::{OutPoint, Script, ScriptBuf, Txid};
+use btc_core::archive::script_tail;
 
 /// A hasher for keys that hold random bytes: it folds the last eight bytes
 /// of each write and mixes with one multiplication.
@@ -124,8 +127,17 @@ impl ScriptIndex {
         }
     }
 
+    /// The filter's key of a script of `len` bytes ending in `tail`
+    /// ([`script_tail`]): what an archived output stores, so a block is
+    /// matched without reading its scripts.
+    #[inline]
+    fn key(len: usize, tail: u64) -> u64 {
+        let h = (tail ^ (len as u64).rotate_right(8)).wrapping_mul(MIX);
+        h ^ (h >> 29)
+    }
+
     fn hash(script: &[u8]) -> u64 {
-        TailBuild::default().hash_one(script)
+        Self::key(script.len(), script_tail(script))
     }
 
     /// Adds a script (a script already present keeps its first origin).
@@ -157,6 +169,23 @@ impl ScriptIndex {
             return None;
         }
         self.map.get(script).copied()
+    }
+
+    /// Like [`get`](Self::get) for a script known by its length and
+    /// [`script_tail`] first: `script` is read only when the filter does
+    /// not rule it out (a few percent of misses), so a sweep over an
+    /// archived block's output table leaves the scripts untouched.
+    #[inline]
+    pub fn get_by_tail<'s>(
+        &self,
+        len: usize,
+        tail: u64,
+        script: impl FnOnce() -> Option<&'s [u8]>,
+    ) -> Option<ScriptOrigin> {
+        if !self.filter.may_contain(Self::key(len, tail)) {
+            return None;
+        }
+        self.map.get(script()?).copied()
     }
 
     /// Whether `script` is the wallet's.
@@ -289,5 +318,51 @@ mod tests {
         }
         assert!(o.contains(&OutPoint::new(txid, 2999)));
         assert!(!o.contains(&OutPoint::new(txid, 3000)));
+    }
+
+    #[test]
+    fn lookup_by_tail_agrees_with_lookup_by_script_and_reads_few_scripts() {
+        let mut s = ScriptIndex::new();
+        let mut ours = Vec::new();
+        for i in 0..1000u32 {
+            // P2WPKH-like scripts, and short ones (shorter than the tail).
+            let bytes = if i % 10 == 0 {
+                vec![0x6a, i as u8, (i >> 8) as u8]
+            } else {
+                let mut b = vec![0u8, 20];
+                b.extend_from_slice(&bitcoin::hashes::sha256::Hash::hash(&i.to_le_bytes())[..20]);
+                b
+            };
+            s.insert(Script::from_bytes(&bytes), ScriptOrigin { desc: 2, index: i });
+            ours.push(bytes);
+        }
+        let lookup = |script: &[u8], reads: &mut usize| {
+            s.get_by_tail(script.len(), script_tail(script), || {
+                *reads += 1;
+                Some(script)
+            })
+        };
+        let mut reads = 0;
+        for (i, b) in ours.iter().enumerate() {
+            assert_eq!(lookup(b, &mut reads).map(|o| o.index), Some(i as u32));
+        }
+        assert_eq!(reads, ours.len(), "a hit reads its script once");
+        // Strangers: same tail with another length, and random scripts.
+        let mut longer = ours[1].clone();
+        longer.insert(2, 0);
+        reads = 0;
+        assert_eq!(lookup(&longer, &mut reads), None);
+        reads = 0;
+        let n = 100_000u32;
+        for i in 0..n {
+            let mut b = vec![0u8, 20];
+            b.extend_from_slice(&bitcoin::hashes::sha256::Hash::hash(&(i + 1_000_000).to_le_bytes())[..20]);
+            assert_eq!(lookup(&b, &mut reads), None);
+            assert_eq!(s.get(&b), None);
+        }
+        // 64 filter bits per script: about 1.6% of misses read the script.
+        assert!(reads < n as usize / 20, "{reads} of {n} misses read their script");
+        // A script the archive can't produce (out of range) is a miss.
+        assert_eq!(s.get_by_tail(ours[1].len(), script_tail(&ours[1]), || None), None);
     }
 }

@@ -4,7 +4,8 @@
 //! block, so blocks of a rescan can be matched on several threads and the
 //! results applied in order ([`crate::Wallet::apply_matches`]). It sweeps
 //! the archive's flat output table (scriptPubKeys against the
-//! [`ScriptIndex`]) and then its input table (spent outpoints against the
+//! [`ScriptIndex`], by the script tails stored in the table, so the scripts
+//! themselves are read only on a filter hit) and then its input table (spent outpoints against the
 //! [`OutpointIndex`] and the outputs just found in the same block, which a
 //! later transaction of the block may spend). No transaction is decoded:
 //! the apply step decodes only the matching ones (`TxRef::to_transaction`).
@@ -121,10 +122,9 @@ pub fn match_block(
         for (i, out) in block.outputs.iter().enumerate() {
             let start = out.script_offset.to_native() as usize;
             let len = out.script_len.to_native() as usize;
-            let Some(script) = raw.get(start..start.saturating_add(len)) else {
-                continue;
-            };
-            let Some(origin) = scripts.get(script) else {
+            let script = || raw.get(start..start.saturating_add(len));
+            let Some(origin) = scripts.get_by_tail(len, out.script_tail.to_native(), script)
+            else {
                 continue;
             };
             let i = i as u32;

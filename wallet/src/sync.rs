@@ -15,7 +15,7 @@ use bitcoin::{BlockHash, OutPoint, Transaction, Txid};
 use btc_core::ArchivedBlockArchive;
 use serde::{Deserialize, Serialize};
 
-use crate::chain::Chain;
+use crate::chain::{BatchBlock, BlockBatch, Chain};
 use crate::error::WalletError;
 use crate::index::{OutpointIndex, ScriptIndex, ScriptOrigin};
 use crate::records::{self, LastBlock, META_LAST_BLOCK};
@@ -433,38 +433,39 @@ impl Wallet {
         self.commit(&batch, true)
     }
 
-    /// Rescans `blocks` (ascending heights), matching them on `threads`
-    /// threads and applying the results in order. Blocks matched ahead of
-    /// earlier ones' application are matched again against what those
-    /// added (new outputs, scripts the keypool gained), so the result is
-    /// the sequential one. The last processed block moves only forward.
-    pub fn rescan_blocks(
+    /// Rescans `blocks` (ascending heights), validating and matching them
+    /// on `threads` threads and applying the results in order. Blocks
+    /// matched ahead of earlier ones' application are matched again
+    /// against what those added (new outputs, scripts the keypool gained),
+    /// so the result is the sequential one. The last processed block moves
+    /// only forward. Returns how many blocks were applied: all of them, or
+    /// those before the first one that is not a valid archive.
+    pub fn rescan_blocks<'a>(
         &mut self,
-        blocks: &[(u32, &ArchivedBlockArchive)],
+        blocks: &BlockBatch<'a>,
         threads: usize,
-    ) -> Result<(), WalletError> {
+    ) -> Result<usize, WalletError> {
         let threads = threads.max(1);
         let mut batch = Batch::default();
         let mut changed = false;
+        let mut applied_blocks = 0;
         for chunk in blocks.chunks(threads * 8) {
             let scripts = &self.scripts;
             let outpoints = &self.outpoints;
-            let matched: Vec<Matches> = if threads == 1 {
-                chunk
-                    .iter()
-                    .map(|(_, b)| match_block(scripts, outpoints, b))
-                    .collect()
+            // Validation and matching of one block on one thread, so the
+            // match reads the tables validation just brought into cache.
+            let check_and_match = move |(_, b): &(u32, BatchBlock<'a>)| -> Option<(&'a ArchivedBlockArchive, Matches)> {
+                b.archive().map(|a| (a, match_block(scripts, outpoints, a)))
+            };
+            let matched: Vec<_> = if threads == 1 {
+                chunk.iter().map(check_and_match).collect()
             } else {
                 let per = chunk.len().div_ceil(threads);
                 std::thread::scope(|s| {
                     let handles: Vec<_> = chunk
                         .chunks(per)
                         .map(|part| {
-                            s.spawn(move || {
-                                part.iter()
-                                    .map(|(_, b)| match_block(scripts, outpoints, b))
-                                    .collect::<Vec<_>>()
-                            })
+                            s.spawn(move || part.iter().map(check_and_match).collect::<Vec<_>>())
                         })
                         .collect();
                     handles
@@ -480,11 +481,16 @@ impl Wallet {
             }
             let mut delta_scripts = ScriptIndex::new();
             let mut delta_outpoints = OutpointIndex::new();
-            for ((height, block), mut m) in chunk.iter().zip(matched) {
+            for ((height, _), found) in chunk.iter().zip(matched) {
+                let Some((block, mut m)) = found else {
+                    self.commit(&batch, changed || !batch.meta.is_empty())?;
+                    return Ok(applied_blocks);
+                };
                 if !delta_scripts.is_empty() || !delta_outpoints.is_empty() {
                     m.merge(match_block(&delta_scripts, &delta_outpoints, block));
                 }
                 let applied = self.apply_block(block, *height, m, &mut batch, false)?;
+                applied_blocks += 1;
                 changed |= applied.changed;
                 for op in applied.outpoints {
                     delta_outpoints.insert(op);
@@ -500,7 +506,8 @@ impl Wallet {
                 batch = Batch::default();
             }
         }
-        self.commit(&batch, changed || !batch.meta.is_empty())
+        self.commit(&batch, changed || !batch.meta.is_empty())?;
+        Ok(applied_blocks)
     }
 
     /// Rescans the active chain from `from` to `to` (the tip when `None`),
@@ -524,18 +531,20 @@ impl Wallet {
         while height <= to {
             progress.update(f64::from(height - from) / f64::from(to - from + 1));
             let batch_end = to.min(height.saturating_add(RESCAN_BATCH - 1));
-            let mut result = Ok(());
+            let mut result = Ok(0);
             let got = chain.with_blocks(height, batch_end, &mut |blocks| {
                 result = self.rescan_blocks(blocks, threads);
             });
-            if got == 0 {
+            let applied = result?;
+            if applied > 0 {
+                last = Some(height + applied as u32 - 1);
+                height += applied as u32;
+            }
+            if got == 0 || applied < got {
                 return Err(WalletError::Other(
                     "Failed to rescan unavailable blocks, potentially caused by data corruption. If the issue persists you may want to reindex (see -reindex option).".into(),
                 ));
             }
-            result?;
-            last = Some(height + got as u32 - 1);
-            height += got as u32;
         }
         Ok(last)
     }

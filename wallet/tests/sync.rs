@@ -5,6 +5,7 @@ mod common;
 use bitcoin::hashes::Hash;
 use bitcoin::Amount;
 use btc_wallet::balance::get_balance;
+use btc_wallet::chain::BatchBlock;
 use btc_wallet::Chain;
 use common::*;
 
@@ -138,16 +139,49 @@ fn reorg_conflict_rescan_restart() {
     let mut r = new_wallet(dir.path(), "r", Some(test_master()));
     r.rescan(&chain, 0, None).unwrap();
     let mut p = new_wallet(dir.path(), "p", Some(test_master()));
-    let blocks: Vec<(u32, &btc_core::ArchivedBlockArchive)> = (0..=chain.tip().unwrap().0)
-        .map(|h| (h, chain.archive(h).unwrap()))
+    let blocks: Vec<(u32, BatchBlock<'_>)> = (0..=chain.tip().unwrap().0)
+        .map(|h| (h, BatchBlock::Checked(chain.archive(h).unwrap())))
         .collect();
-    p.rescan_blocks(&blocks, 2).unwrap();
+    assert_eq!(p.rescan_blocks(&blocks, 2).unwrap(), blocks.len());
     let confirmed =
         |w: &Wallet| get_balance(w.ledger(), w.script_index(), w.last_block().map(|b| b.0), 1);
     assert_eq!(confirmed(&r), confirmed(&w));
     assert_eq!(confirmed(&p), confirmed(&w));
     assert_eq!(r.last_block(), chain.tip());
     assert_eq!(p.last_block(), chain.tip());
+}
+
+/// A rescan batch of unvalidated archive bytes (as mapped block files
+/// give): each block is validated on a matching thread, and a block that is
+/// not a valid archive stops the rescan there, after the blocks before it.
+#[test]
+fn rescan_of_unvalidated_blocks_stops_at_a_bad_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = deterministic_chain(&dir.path().join("chain"), 40);
+    let tip = chain.tip().unwrap().0;
+    let mut garbage = rkyv::util::AlignedVec::<16>::new();
+    garbage.extend_from_slice(&[0xa5u8; 4096]);
+    for threads in [1, 2, 3] {
+        let whole: Vec<(u32, BatchBlock<'_>)> = (0..=tip)
+            .map(|h| (h, BatchBlock::Unchecked(chain.archive_bytes(h).unwrap())))
+            .collect();
+        let mut a = new_wallet(dir.path(), &format!("a{threads}"), Some(test_master()));
+        assert_eq!(a.rescan_blocks(&whole, threads).unwrap(), whole.len());
+        assert_eq!(a.last_block(), chain.tip());
+
+        let mut broken = whole.clone();
+        broken[25].1 = BatchBlock::Unchecked(&garbage);
+        let mut b = new_wallet(dir.path(), &format!("b{threads}"), Some(test_master()));
+        assert_eq!(b.rescan_blocks(&broken, threads).unwrap(), 25);
+        assert_eq!(b.last_block().map(|l| l.0), Some(24));
+        // The same as a clean scan of the blocks before the bad one.
+        let mut c = new_wallet(dir.path(), &format!("c{threads}"), Some(test_master()));
+        assert_eq!(c.rescan_blocks(&whole[..25], threads).unwrap(), 25);
+        let confirmed =
+            |w: &btc_wallet::Wallet| get_balance(w.ledger(), w.script_index(), Some(24), 1);
+        assert_eq!(confirmed(&b), confirmed(&c));
+        assert!(confirmed(&b).trusted > Amount::ZERO || confirmed(&b).immature > Amount::ZERO);
+    }
 }
 
 /// Builds a deterministic chain paying `n` coinbases to the wallet of

@@ -6,7 +6,7 @@
 use bitcoin::hashes::{sha256d, Hash};
 use bitcoin::{Block, TxMerkleNode, WitnessCommitment, WitnessMerkleNode};
 
-use super::layout::ArchivedBlockArchive;
+use super::layout::{script_tail, ArchivedBlockArchive};
 use crate::hash::{merkle_parent, sha256d as sha256d_bytes, sha256d_parts};
 
 /// A commitment that doesn't hold.
@@ -36,6 +36,8 @@ pub enum CheckError {
     BlockHashMismatch,
     #[error("transaction {tx}: stored txid or wtxid does not match its bytes")]
     TxHashMismatch { tx: usize },
+    #[error("output {output} (of the block's output table): stored script tail does not match its script")]
+    ScriptTailMismatch { output: usize },
 }
 
 /// What the witness commitment check found.
@@ -147,8 +149,9 @@ pub fn check_commitments(block: &ArchivedBlockArchive) -> Result<WitnessStatus, 
 }
 
 /// Re-hashes the header and every transaction and compares with the stored
-/// block hash, txids and wtxids (for an archive whose producer you don't
-/// trust: validation checks the archive's structure, not its hashes).
+/// block hash, txids and wtxids, and re-reads every output's script tail
+/// (for an archive whose producer you don't trust: validation checks the
+/// archive's structure, not what it stores about its bytes).
 pub fn check_hashes(block: &ArchivedBlockArchive) -> Result<(), CheckError> {
     if sha256d_bytes(block.header_bytes()) != block.hash {
         return Err(CheckError::BlockHashMismatch);
@@ -162,6 +165,15 @@ pub fn check_hashes(block: &ArchivedBlockArchive) -> Result<(), CheckError> {
         };
         if txid != tx.txid().to_byte_array() || wtxid != tx.wtxid().to_byte_array() {
             return Err(CheckError::TxHashMismatch { tx: tx.index() });
+        }
+    }
+    for (i, out) in block.outputs.iter().enumerate() {
+        let script = block
+            .raw
+            .get(out.script_offset.to_native() as usize..)
+            .and_then(|s| s.get(..out.script_len.to_native() as usize));
+        if script.map(script_tail) != Some(out.script_tail.to_native()) {
+            return Err(CheckError::ScriptTailMismatch { output: i });
         }
     }
     Ok(())

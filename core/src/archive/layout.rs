@@ -5,7 +5,7 @@
 //! [raw: the block exactly as on the wire: header, tx count, transactions]
 //! [txs:     TxEntry     x tx count     (96 bytes each)]
 //! [inputs:  InputEntry  x input count  (60 bytes each)]
-//! [outputs: OutputEntry x output count (16 bytes each)]
+//! [outputs: OutputEntry x output count (24 bytes each)]
 //! [root:    ArchivedBlockArchive { hash, raw, txs, inputs, outputs } (64 bytes)]
 //! ```
 //!
@@ -67,7 +67,8 @@ pub struct InputEntry {
     pub witness_items: u32,
 }
 
-/// One output: its value and the scriptPubKey as a range into `raw`.
+/// One output: its value, the scriptPubKey as a range into `raw`, and the
+/// script's last eight bytes.
 #[derive(Archive, Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[rkyv(derive(Debug))]
 #[repr(C)]
@@ -76,6 +77,28 @@ pub struct OutputEntry {
     pub value: u64,
     pub script_offset: u32,
     pub script_len: u32,
+    /// [`script_tail`] of the scriptPubKey. The hash or key inside a
+    /// standard script ends it, so these bytes are random: a wallet keys
+    /// its script filter on them and matches a block by sweeping this
+    /// table alone, reading a script in `raw` only when the filter hits.
+    /// Structural validation does not re-read the script; a wrong tail can
+    /// only hide an output from such a filter, and
+    /// [`check_hashes`](super::check::check_hashes) checks it.
+    pub script_tail: u64,
+}
+
+/// The last eight bytes of `script` as a little-endian integer; a script
+/// shorter than eight bytes fills the low bytes and leaves the rest zero.
+#[inline]
+pub fn script_tail(script: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    let n = script.len();
+    if n >= 8 {
+        b.copy_from_slice(&script[n - 8..]);
+    } else {
+        b[..n].copy_from_slice(script);
+    }
+    u64::from_le_bytes(b)
 }
 
 /// The archived block's schema. Nothing builds this owned form on the hot
@@ -115,7 +138,7 @@ const _: () = {
     assert!(<OutputEntry as Archive>::COPY_OPTIMIZATION.is_enabled());
     assert!(core::mem::size_of::<ArchivedTxEntry>() == 96);
     assert!(core::mem::size_of::<ArchivedInputEntry>() == 60);
-    assert!(core::mem::size_of::<ArchivedOutputEntry>() == 16);
+    assert!(core::mem::size_of::<ArchivedOutputEntry>() == 24);
 };
 
 mod verify {

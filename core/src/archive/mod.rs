@@ -28,4 +28,5 @@ pub use layout::{
     ArchivedBlockArchive, ArchivedInputEntry, ArchivedOutputEntry, ArchivedTxEntry, BlockArchive,
     InputEntry, OutputEntry, TxEntry, HEADER_LEN, TX_SEGWIT,
 };
+pub use layout::script_tail;
 pub use wire::{BlockIndex, WireError};

@@ -2,7 +2,9 @@
 //! them exactly as rust-bitcoin's `deserialize::<Block>` does and fills the
 //! index (the archive's tables), then hashes every transaction once.
 
-use super::layout::{InputEntry, OutputEntry, TxEntry, HEADER_LEN, MIN_TX_LEN, TX_SEGWIT};
+use super::layout::{
+    script_tail, InputEntry, OutputEntry, TxEntry, HEADER_LEN, MIN_TX_LEN, TX_SEGWIT,
+};
 use crate::hash::{sha256d, sha256d_parts};
 
 /// Why wire bytes are not a block. Offsets are from the start of the block.
@@ -154,12 +156,12 @@ impl<'a> Reader<'a> {
 
     /// A CompactSize-prefixed byte string: its (offset, len).
     #[inline]
-    fn var_bytes(&mut self) -> Result<(u32, u32), WireError> {
+    fn var_bytes(&mut self) -> Result<(u32, u32, &'a [u8]), WireError> {
         let len = self.compact_size()?;
         let offset = self.pos;
-        self.take(len)?;
+        let bytes = self.take(len)?;
         // Both fit: the whole block is shorter than 4 GiB.
-        Ok((offset as u32, len as u32))
+        Ok((offset as u32, len as u32, bytes))
     }
 }
 
@@ -258,7 +260,7 @@ impl BlockIndex {
             prev_txid.copy_from_slice(&prevout[..32]);
             let mut vout = [0u8; 4];
             vout.copy_from_slice(&prevout[32..]);
-            let (script_sig_offset, script_sig_len) = r.var_bytes()?;
+            let (script_sig_offset, script_sig_len, _) = r.var_bytes()?;
             let sequence = r.u32()?;
             self.inputs.push(InputEntry {
                 prev_txid,
@@ -276,11 +278,12 @@ impl BlockIndex {
         self.outputs.reserve(n_out as usize);
         for _ in 0..n_out {
             let value = r.u64()?;
-            let (script_offset, script_len) = r.var_bytes()?;
+            let (script_offset, script_len, script) = r.var_bytes()?;
             self.outputs.push(OutputEntry {
                 value,
                 script_offset,
                 script_len,
+                script_tail: script_tail(script),
             });
         }
         let io_end = r.pos();

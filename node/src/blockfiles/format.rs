@@ -23,9 +23,10 @@ pub const RECORD_ALIGN: u64 = 16;
 pub const FILE_HEADER: u64 = 16;
 /// Bytes of a record header.
 pub const HEADER: u64 = 16;
-/// Bytes 4..12 of the file header: this layout, version 1. Files of the
-/// old layout have a record length and a checksum there instead.
-pub const FORMAT_TAG: [u8; 8] = *b"ALIGN16\x01";
+/// Bytes 4..12 of the file header: this layout, version 2 (version 1
+/// archives had 16-byte output entries, without the script tail). Files
+/// of the first layout have a record length and a checksum there instead.
+pub const FORMAT_TAG: [u8; 8] = *b"ALIGN16\x02";
 
 /// A payload buffer: aligned like the payload was in the file.
 pub type RecordBuf = AlignedVec<{ RECORD_ALIGN as usize }>;
@@ -51,6 +52,12 @@ pub fn check_file_header(header: &[u8], magic: [u8; 4]) -> Result<(), (bool, Str
                 "file starts with {:02x?}, not this network's magic",
                 &header[..4]
             ),
+        ));
+    }
+    if header[4..11] == FORMAT_TAG[..7] && header[11] < FORMAT_TAG[7] {
+        return Err((
+            true,
+            format!("archive format version {}, this node writes {}", header[11], FORMAT_TAG[7]),
         ));
     }
     if header[4..12] != FORMAT_TAG {
@@ -122,6 +129,9 @@ mod tests {
         old.extend_from_slice(&285u32.to_le_bytes());
         old.extend_from_slice(&[1, 2, 3, 4, 1, 0, 0, 0]);
         assert!(matches!(check_file_header(&old, MAGIC), Err((true, _))));
+        let mut v1 = file_header(MAGIC);
+        v1[11] = 1;
+        assert!(matches!(check_file_header(&v1, MAGIC), Err((true, m)) if m.contains("version 1")));
         assert!(matches!(
             check_file_header(&file_header([1, 2, 3, 4]), MAGIC),
             Err((false, _))

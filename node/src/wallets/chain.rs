@@ -5,7 +5,7 @@
 
 use bitcoin::{Amount, BlockHash, FeeRate, Transaction, Txid};
 use btc_core::ArchivedBlockArchive;
-use btc_wallet::chain::BlockBatch;
+use btc_wallet::chain::{BatchBlock, BlockBatch};
 use btc_wallet::Chain;
 
 use crate::mempool::AcceptOptions;
@@ -38,7 +38,14 @@ impl Chain for NodeChain<'_> {
     }
 
     fn with_block(&self, height: u32, f: &mut dyn FnMut(&ArchivedBlockArchive)) -> bool {
-        self.with_blocks(height, height, &mut |blocks| f(blocks[0].1)) > 0
+        let mut found = false;
+        self.with_blocks(height, height, &mut |blocks| {
+            if let Some(b) = blocks.first().and_then(|(_, b)| b.archive()) {
+                found = true;
+                f(b);
+            }
+        });
+        found
     }
 
     fn with_blocks(&self, from: u32, to: u32, f: &mut dyn FnMut(&BlockBatch<'_>)) -> usize {
@@ -63,13 +70,11 @@ impl Chain for NodeChain<'_> {
                 break;
             }
         }
-        let mut blocks = Vec::with_capacity(archives.len());
-        for (h, a) in &archives {
-            match ArchivedBlockArchive::from_bytes(a) {
-                Ok(b) => blocks.push((*h, b)),
-                Err(_) => break,
-            }
-        }
+        // Validated by the rescan's matching threads.
+        let blocks: Vec<_> = archives
+            .iter()
+            .map(|(h, a)| (*h, BatchBlock::Unchecked(a)))
+            .collect();
         if !blocks.is_empty() {
             f(&blocks);
         }

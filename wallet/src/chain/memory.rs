@@ -63,6 +63,12 @@ impl MemoryChain {
         self.blocks.pop().map(|(_, a)| a)
     }
 
+    /// The archive bytes of the block at `height`, not validated (what a
+    /// rescan of mapped block files gets).
+    pub fn archive_bytes(&self, height: u32) -> Option<&[u8]> {
+        self.blocks.get(height as usize).map(|(_, b)| &b[..])
+    }
+
     /// The archived block at `height`.
     pub fn archive(&self, height: u32) -> Option<&ArchivedBlockArchive> {
         let (_, bytes) = self.blocks.get(height as usize)?;

@@ -23,7 +23,7 @@ use memmap2::Mmap;
 use rkyv::util::AlignedVec;
 use shm_ipc::Connection;
 
-use crate::chain::{BlockBatch, Chain};
+use crate::chain::{BatchBlock, BlockBatch, Chain};
 
 /// How long a Chain call may take before the node is presumed stuck.
 const CALL_TIMEOUT: Duration = Duration::from_secs(120);
@@ -80,10 +80,15 @@ impl Files {
 
     /// The archive at `loc`, validated, where it lies in the mapping.
     fn archive(&self, loc: &BlockLocation) -> Option<&ArchivedBlockArchive> {
+        ArchivedBlockArchive::from_bytes(self.archive_bytes(loc)?).ok()
+    }
+
+    /// The bytes at `loc` in the mapping, not validated.
+    fn archive_bytes(&self, loc: &BlockLocation) -> Option<&[u8]> {
         let map = self.maps.get(&loc.file)?;
         let start = usize::try_from(loc.offset).ok()?;
         let end = usize::try_from(loc.offset.checked_add(loc.len)?).ok()?;
-        ArchivedBlockArchive::from_bytes(map.get(start..end)?).ok()
+        map.get(start..end)
     }
 }
 
@@ -239,7 +244,7 @@ impl Chain for RemoteChain {
         if !self.maps_block_files() {
             let mut n = 0;
             self.with_streamed(from, &mut |b| {
-                f(&[(from, b)]);
+                f(&[(from, BatchBlock::Checked(b))]);
                 n = 1;
             });
             return n;
@@ -265,10 +270,11 @@ impl Chain for RemoteChain {
                 return 0;
             }
         }
+        // Validated by the rescan's matching threads.
         let mut blocks = Vec::with_capacity(locs.len());
         for l in &locs {
-            match files.archive(l) {
-                Some(b) => blocks.push((l.height, b)),
+            match files.archive_bytes(l) {
+                Some(b) => blocks.push((l.height, BatchBlock::Unchecked(b))),
                 None => break,
             }
         }
