@@ -2,9 +2,12 @@
 //! rust-bitcoin. Needs BITCOIN_TEST_DATA (fails with instructions without it).
 
 use bitcoin::consensus::deserialize;
+use bitcoin::hashes::Hash;
 use bitcoin::Block;
 use btc_core::archive::check::{self, WitnessStatus};
-use btc_core::archive::{ArchivedBlockArchive, BlockArchive, BlockIndex, BlockWire, CheckError};
+use btc_core::archive::{
+    prevout_key, script_tail, ArchivedBlockArchive, BlockArchive, BlockIndex, BlockWire, CheckError,
+};
 use btc_core::data;
 
 fn archived(bytes: &[u8]) -> rkyv::util::AlignedVec<16> {
@@ -97,6 +100,52 @@ fn check_block(file: &str, txs: usize, witness: WitnessStatus) {
     assert_eq!(check::witness_root(a), block.witness_root());
     assert_eq!(check::check_hashes(a), Ok(()));
     assert_eq!(check::check_commitments(a), Ok(witness));
+
+    // The key columns agree with the scripts and prevouts, and a tampered
+    // key is caught by `check_hashes` (validation only counts them).
+    for (tx_in, tx_out) in block.txdata.iter().zip(a.txs()) {
+        for (o, r) in tx_in.output.iter().zip(tx_out.outputs()) {
+            assert_eq!(r.script_pubkey(), o.script_pubkey.as_script());
+        }
+    }
+    let tails: Vec<u64> = a.script_tails.iter().map(|t| t.to_native()).collect();
+    let want: Vec<u64> = block
+        .txdata
+        .iter()
+        .flat_map(|t| {
+            t.output
+                .iter()
+                .map(|o| script_tail(o.script_pubkey.as_bytes()))
+        })
+        .collect();
+    assert_eq!(tails, want);
+    let keys: Vec<u64> = a.prevout_keys.iter().map(|k| k.to_native()).collect();
+    let want: Vec<u64> = block
+        .txdata
+        .iter()
+        .flat_map(|t| {
+            t.input.iter().map(|i| {
+                prevout_key(
+                    i.previous_output.txid.as_byte_array(),
+                    i.previous_output.vout,
+                )
+            })
+        })
+        .collect();
+    assert_eq!(keys, want);
+    for column in ["tails", "keys"] {
+        let mut owned: BlockArchive = rkyv::deserialize::<_, rkyv::rancor::Error>(a).unwrap();
+        match column {
+            "tails" => owned.script_tails[7] ^= 1,
+            _ => owned.prevout_keys[3] ^= 1 << 40,
+        }
+        let bytes = rkyv::to_bytes::<rkyv::rancor::Error>(&owned).unwrap();
+        let t = ArchivedBlockArchive::from_bytes(&bytes).expect("still well formed");
+        assert!(
+            matches!(check::check_hashes(t), Err(CheckError::KeyMismatch { .. })),
+            "{column}"
+        );
+    }
 }
 
 #[test]

@@ -20,13 +20,14 @@ use btc_core::ArchivedBlockArchive;
 pub type BlockBatch<'a> = [(u32, BatchBlock<'a>)];
 
 /// A block of a rescan batch: an archive already validated, or the bytes
-/// of one that the matching thread validates, so that validation runs on
-/// every core and the match reads the tables while they are in cache.
+/// of one that the rescan's matching threads check (in parallel): its
+/// shape always, the whole archive only when something in it matches.
 #[derive(Clone, Copy, Debug)]
 pub enum BatchBlock<'a> {
     /// Validated by the chain.
     Checked(&'a ArchivedBlockArchive),
-    /// Not validated yet (block files mapped in place).
+    /// Not validated yet (block files mapped in place, or read by the
+    /// node for `bitcoind`'s wallets).
     Unchecked(&'a [u8]),
 }
 

@@ -10,11 +10,11 @@
 //! block stores beside each output, so a miss costs no read of the script.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use bitcoin::hashes::Hash;
 use bitcoin::{OutPoint, Script, ScriptBuf, Txid};
-use btc_core::archive::script_tail;
+use btc_core::archive::{prevout_key, script_tail};
 
 /// A hasher for keys that hold random bytes: it folds the last eight bytes
 /// of each write and mixes with one multiplication.
@@ -127,17 +127,17 @@ impl ScriptIndex {
         }
     }
 
-    /// The filter's key of a script of `len` bytes ending in `tail`
-    /// ([`script_tail`]): what an archived output stores, so a block is
+    /// The filter's hash of a script ending in `tail` ([`script_tail`]):
+    /// what an archived block stores beside its outputs, so a block is
     /// matched without reading its scripts.
     #[inline]
-    fn key(len: usize, tail: u64) -> u64 {
-        let h = (tail ^ (len as u64).rotate_right(8)).wrapping_mul(MIX);
+    fn key(tail: u64) -> u64 {
+        let h = tail.wrapping_mul(MIX);
         h ^ (h >> 29)
     }
 
     fn hash(script: &[u8]) -> u64 {
-        Self::key(script.len(), script_tail(script))
+        Self::key(script_tail(script))
     }
 
     /// Adds a script (a script already present keeps its first origin).
@@ -171,18 +171,17 @@ impl ScriptIndex {
         self.map.get(script).copied()
     }
 
-    /// Like [`get`](Self::get) for a script known by its length and
-    /// [`script_tail`] first: `script` is read only when the filter does
-    /// not rule it out (a few percent of misses), so a sweep over an
-    /// archived block's output table leaves the scripts untouched.
+    /// Like [`get`](Self::get) for a script known by its [`script_tail`]
+    /// first: `script` is read only when the filter does not rule it out
+    /// (a few percent of misses), so a sweep over an archived block's
+    /// column of tails leaves the scripts untouched.
     #[inline]
     pub fn get_by_tail<'s>(
         &self,
-        len: usize,
         tail: u64,
         script: impl FnOnce() -> Option<&'s [u8]>,
     ) -> Option<ScriptOrigin> {
-        if !self.filter.may_contain(Self::key(len, tail)) {
+        if !self.filter.may_contain(Self::key(tail)) {
             return None;
         }
         self.map.get(script()?).copied()
@@ -235,9 +234,17 @@ impl OutpointIndex {
         }
     }
 
+    /// The filter's hash of an outpoint, from its [`prevout_key`] (which an
+    /// archived block stores beside its inputs).
+    #[inline]
+    fn key(key: u64) -> u64 {
+        let h = key.wrapping_mul(MIX);
+        h ^ (h >> 29)
+    }
+
     #[inline]
     fn hash(txid: &[u8; 32], vout: u32) -> u64 {
-        TailBuild::default().hash_one((txid, vout))
+        Self::key(prevout_key(txid, vout))
     }
 
     /// Adds an outpoint.
@@ -261,6 +268,19 @@ impl OutpointIndex {
     #[inline]
     pub fn contains_raw(&self, txid: &[u8; 32], vout: u32) -> bool {
         self.filter.may_contain(Self::hash(txid, vout)) && self.set.contains_key(&(*txid, vout))
+    }
+
+    /// Like [`contains_raw`](Self::contains_raw) for an outpoint known by
+    /// its [`prevout_key`] first: `outpoint` is read only when the filter
+    /// does not rule it out.
+    #[inline]
+    pub fn contains_by_key<'o>(
+        &self,
+        key: u64,
+        outpoint: impl FnOnce() -> Option<(&'o [u8; 32], u32)>,
+    ) -> bool {
+        self.filter.may_contain(Self::key(key))
+            && outpoint().is_some_and(|(t, v)| self.set.contains_key(&(*t, v)))
     }
 
     /// Whether `outpoint` is in the set.
@@ -318,6 +338,10 @@ mod tests {
         }
         assert!(o.contains(&OutPoint::new(txid, 2999)));
         assert!(!o.contains(&OutPoint::new(txid, 3000)));
+        let t = txid.to_byte_array();
+        let by_key = |v: u32| o.contains_by_key(prevout_key(&t, v), || Some((&t, v)));
+        assert!(by_key(0) && by_key(2999) && !by_key(3000));
+        assert!(!o.contains_by_key(prevout_key(&t, 5), || None));
     }
 
     #[test]
@@ -333,11 +357,14 @@ mod tests {
                 b.extend_from_slice(&bitcoin::hashes::sha256::Hash::hash(&i.to_le_bytes())[..20]);
                 b
             };
-            s.insert(Script::from_bytes(&bytes), ScriptOrigin { desc: 2, index: i });
+            s.insert(
+                Script::from_bytes(&bytes),
+                ScriptOrigin { desc: 2, index: i },
+            );
             ours.push(bytes);
         }
         let lookup = |script: &[u8], reads: &mut usize| {
-            s.get_by_tail(script.len(), script_tail(script), || {
+            s.get_by_tail(script_tail(script), || {
                 *reads += 1;
                 Some(script)
             })
@@ -350,19 +377,23 @@ mod tests {
         // Strangers: same tail with another length, and random scripts.
         let mut longer = ours[1].clone();
         longer.insert(2, 0);
-        reads = 0;
         assert_eq!(lookup(&longer, &mut reads), None);
         reads = 0;
         let n = 100_000u32;
         for i in 0..n {
             let mut b = vec![0u8, 20];
-            b.extend_from_slice(&bitcoin::hashes::sha256::Hash::hash(&(i + 1_000_000).to_le_bytes())[..20]);
+            b.extend_from_slice(
+                &bitcoin::hashes::sha256::Hash::hash(&(i + 1_000_000).to_le_bytes())[..20],
+            );
             assert_eq!(lookup(&b, &mut reads), None);
             assert_eq!(s.get(&b), None);
         }
         // 64 filter bits per script: about 1.6% of misses read the script.
-        assert!(reads < n as usize / 20, "{reads} of {n} misses read their script");
+        assert!(
+            reads < n as usize / 20,
+            "{reads} of {n} misses read their script"
+        );
         // A script the archive can't produce (out of range) is a miss.
-        assert_eq!(s.get_by_tail(ours[1].len(), script_tail(&ours[1]), || None), None);
+        assert_eq!(s.get_by_tail(script_tail(&ours[1]), || None), None);
     }
 }

@@ -3,15 +3,16 @@
 //! [`match_block`] is a pure function of the two indexes and an archived
 //! block, so blocks of a rescan can be matched on several threads and the
 //! results applied in order ([`crate::Wallet::apply_matches`]). It sweeps
-//! the archive's flat output table (scriptPubKeys against the
-//! [`ScriptIndex`], by the script tails stored in the table, so the scripts
-//! themselves are read only on a filter hit) and then its input table (spent outpoints against the
+//! the archive's dense column of script tails (scriptPubKeys against the
+//! [`ScriptIndex`]: a script is read only on a filter hit) and then its
+//! column of prevout keys (spent outpoints against the
 //! [`OutpointIndex`] and the outputs just found in the same block, which a
 //! later transaction of the block may spend). No transaction is decoded:
 //! the apply step decodes only the matching ones (`TxRef::to_transaction`).
 
 use bitcoin::hashes::Hash;
 use bitcoin::Txid;
+use btc_core::archive::BlockTables;
 use btc_core::ArchivedBlockArchive;
 
 use crate::index::{OutpointIndex, ScriptIndex, ScriptOrigin};
@@ -69,7 +70,7 @@ impl Matches {
 
 /// The transaction whose entries start at or before `entry` in a table
 /// whose per-transaction start is `first(tx)`.
-fn owner(block: &ArchivedBlockArchive, entry: u32, first: impl Fn(usize) -> u32) -> Option<u32> {
+fn owner(block: &BlockTables<'_>, entry: u32, first: impl Fn(usize) -> u32) -> Option<u32> {
     let n = block.txs.len();
     // Last tx with first(tx) <= entry (transactions with no entries share
     // their start with the next one, so take the last).
@@ -103,28 +104,32 @@ fn entry_of(matches: &mut Vec<TxMatch>, index: u32) -> &mut TxMatch {
     &mut matches[pos]
 }
 
-/// Matches `block` against the wallet's scripts and outpoints. Pure: it
-/// reads the indexes and the archive and returns what it found. An
-/// archive whose tables point outside its bytes (which validation rules
-/// out) has those entries skipped, never a panic.
-pub fn match_block(
+/// Matches `block` (a validated archive, or the tables of an archive only
+/// checked structurally) against the wallet's scripts and outpoints. Pure:
+/// it reads the indexes and the tables and returns what it found. Tables
+/// that disagree with each other or point outside `raw` (which validation
+/// rules out) have those entries skipped or misattributed, never a panic.
+pub fn match_block<'a>(
     scripts: &ScriptIndex,
     outpoints: &OutpointIndex,
-    block: &ArchivedBlockArchive,
+    block: impl Into<BlockTables<'a>>,
 ) -> Matches {
-    let raw = block.raw.as_slice();
+    let block: BlockTables<'a> = block.into();
+    let block = &block;
+    let raw = block.raw;
     let mut txs: Vec<TxMatch> = Vec::new();
     // Outputs found in this block, as (txid bytes, vout), for spends later
     // in the same block.
     let mut found: Vec<([u8; 32], u32)> = Vec::new();
 
     if !scripts.is_empty() {
-        for (i, out) in block.outputs.iter().enumerate() {
-            let start = out.script_offset.to_native() as usize;
-            let len = out.script_len.to_native() as usize;
-            let script = || raw.get(start..start.saturating_add(len));
-            let Some(origin) = scripts.get_by_tail(len, out.script_tail.to_native(), script)
-            else {
+        for (i, tail) in block.script_tails.iter().enumerate() {
+            let script = || {
+                let out = block.outputs.get(i)?;
+                let start = out.script_offset.to_native() as usize;
+                raw.get(start..start.checked_add(out.script_len.to_native() as usize)?)
+            };
+            let Some(origin) = scripts.get_by_tail(tail.to_native(), script) else {
                 continue;
             };
             let i = i as u32;
@@ -139,11 +144,16 @@ pub fn match_block(
     }
 
     if !outpoints.is_empty() || !found.is_empty() {
-        for (i, input) in block.inputs.iter().enumerate() {
-            let txid = &input.prev_txid;
-            let vout = input.prev_vout.to_native();
-            let ours = outpoints.contains_raw(txid, vout)
-                || (!found.is_empty() && found.iter().any(|(t, v)| t == txid && *v == vout));
+        for (i, key) in block.prevout_keys.iter().enumerate() {
+            let prevout = || {
+                let input = block.inputs.get(i)?;
+                Some((&input.prev_txid, input.prev_vout.to_native()))
+            };
+            let ours = outpoints.contains_by_key(key.to_native(), prevout)
+                || (!found.is_empty()
+                    && prevout().is_some_and(|(txid, vout)| {
+                        found.iter().any(|(t, v)| t == txid && *v == vout)
+                    }));
             if !ours {
                 continue;
             }

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 
 use bitcoin::hashes::Hash;
 use bitcoin::{BlockHash, OutPoint, Transaction, Txid};
+use btc_core::archive::{ArchivedBlockShape, BlockTables};
 use btc_core::ArchivedBlockArchive;
 use serde::{Deserialize, Serialize};
 
@@ -433,8 +434,8 @@ impl Wallet {
         self.commit(&batch, true)
     }
 
-    /// Rescans `blocks` (ascending heights), validating and matching them
-    /// on `threads` threads and applying the results in order. Blocks
+    /// Rescans `blocks` (ascending heights), matching them on `threads`
+    /// threads ([`scan_block`]) and applying the results in order. Blocks
     /// matched ahead of earlier ones' application are matched again
     /// against what those added (new outputs, scripts the keypool gained),
     /// so the result is the sequential one. The last processed block moves
@@ -449,24 +450,18 @@ impl Wallet {
         let mut batch = Batch::default();
         let mut changed = false;
         let mut applied_blocks = 0;
-        for chunk in blocks.chunks(threads * 8) {
+        'chunks: for chunk in blocks.chunks(threads * 8) {
             let scripts = &self.scripts;
             let outpoints = &self.outpoints;
-            // Validation and matching of one block on one thread, so the
-            // match reads the tables validation just brought into cache.
-            let check_and_match = move |(_, b): &(u32, BatchBlock<'a>)| -> Option<(&'a ArchivedBlockArchive, Matches)> {
-                b.archive().map(|a| (a, match_block(scripts, outpoints, a)))
-            };
+            let scan = move |(_, b): &(u32, BatchBlock<'a>)| scan_block(scripts, outpoints, *b);
             let matched: Vec<_> = if threads == 1 {
-                chunk.iter().map(check_and_match).collect()
+                chunk.iter().map(scan).collect()
             } else {
                 let per = chunk.len().div_ceil(threads);
                 std::thread::scope(|s| {
                     let handles: Vec<_> = chunk
                         .chunks(per)
-                        .map(|part| {
-                            s.spawn(move || part.iter().map(check_and_match).collect::<Vec<_>>())
-                        })
+                        .map(|part| s.spawn(move || part.iter().map(scan).collect::<Vec<_>>()))
                         .collect();
                     handles
                         .into_iter()
@@ -482,14 +477,31 @@ impl Wallet {
             let mut delta_scripts = ScriptIndex::new();
             let mut delta_outpoints = OutpointIndex::new();
             for ((height, _), found) in chunk.iter().zip(matched) {
-                let Some((block, mut m)) = found else {
-                    self.commit(&batch, changed || !batch.meta.is_empty())?;
-                    return Ok(applied_blocks);
+                let Some(mut scanned) = found else {
+                    break 'chunks;
                 };
                 if !delta_scripts.is_empty() || !delta_outpoints.is_empty() {
-                    m.merge(match_block(&delta_scripts, &delta_outpoints, block));
+                    let more = match_block(&delta_scripts, &delta_outpoints, scanned.tables);
+                    scanned.matches.merge(more);
                 }
-                let applied = self.apply_block(block, *height, m, &mut batch, false)?;
+                if scanned.matches.is_empty() {
+                    // Nothing of ours: the block only moves the last
+                    // processed block forward.
+                    let Some(time) = scanned.tables.header_time() else {
+                        break 'chunks;
+                    };
+                    if self.last_block.is_none_or(|b| *height > b.height) {
+                        let hash = scanned.tables.block_hash();
+                        self.set_last_block(*height, hash, time, &mut batch);
+                    }
+                    applied_blocks += 1;
+                    continue;
+                }
+                let Some(block) = scanned.archive.or_else(|| scanned.block.archive()) else {
+                    break 'chunks;
+                };
+                let applied =
+                    self.apply_block(block, *height, scanned.matches, &mut batch, false)?;
                 applied_blocks += 1;
                 changed |= applied.changed;
                 for op in applied.outpoints {
@@ -506,6 +518,8 @@ impl Wallet {
                 batch = Batch::default();
             }
         }
+        // Also when a block that is not a valid archive stopped the scan:
+        // what came before it is kept.
         self.commit(&batch, changed || !batch.meta.is_empty())?;
         Ok(applied_blocks)
     }
@@ -629,6 +643,51 @@ impl Wallet {
                 Ok(Some(s))
             }
             _ => Ok(None),
+        }
+    }
+}
+
+/// A block of a rescan batch after its matching thread: its tables, what
+/// matched, and the validated archive if the thread needed it.
+struct Scanned<'a> {
+    block: BatchBlock<'a>,
+    tables: BlockTables<'a>,
+    matches: Matches,
+    archive: Option<&'a ArchivedBlockArchive>,
+}
+
+/// Matches one block of a rescan. Bytes not validated yet are checked
+/// structurally only (O(1)) and matched through their tables; the whole
+/// archive is validated only when something matched, since applying a
+/// match reads its transactions. Most blocks of a rescan match nothing,
+/// and validating them would read every table again. `None`: the bytes
+/// are not a valid archive.
+fn scan_block<'a>(
+    scripts: &ScriptIndex,
+    outpoints: &OutpointIndex,
+    block: BatchBlock<'a>,
+) -> Option<Scanned<'a>> {
+    match block {
+        BatchBlock::Checked(a) => Some(Scanned {
+            block,
+            tables: a.into(),
+            matches: match_block(scripts, outpoints, a),
+            archive: Some(a),
+        }),
+        BatchBlock::Unchecked(bytes) => {
+            let shape = ArchivedBlockShape::from_bytes(bytes).ok()?;
+            let matches = match_block(scripts, outpoints, shape);
+            let archive = if matches.is_empty() {
+                None
+            } else {
+                Some(ArchivedBlockArchive::from_bytes(bytes).ok()?)
+            };
+            Some(Scanned {
+                block,
+                tables: shape.into(),
+                matches,
+                archive,
+            })
         }
     }
 }

@@ -182,6 +182,24 @@ fn rescan_of_unvalidated_blocks_stops_at_a_bad_one() {
         assert_eq!(confirmed(&b), confirmed(&c));
         assert!(confirmed(&b).trusted > Amount::ZERO || confirmed(&b).immature > Amount::ZERO);
     }
+
+    // Well-shaped bytes whose tables disagree (a transaction outside raw):
+    // a block that pays the wallet must be validated to be applied, so the
+    // scan stops there; a wallet it does not concern passes over it.
+    let mut owned: btc_core::BlockArchive =
+        rkyv::deserialize::<_, rkyv::rancor::Error>(chain.archive(25).unwrap()).unwrap();
+    owned.txs[0].offset = u32::MAX - 8;
+    let bad = rkyv::to_bytes::<rkyv::rancor::Error>(&owned).unwrap();
+    assert!(btc_core::ArchivedBlockArchive::from_bytes(&bad).is_err());
+    let mut broken: Vec<(u32, BatchBlock<'_>)> = (0..=tip)
+        .map(|h| (h, BatchBlock::Unchecked(chain.archive_bytes(h).unwrap())))
+        .collect();
+    broken[25].1 = BatchBlock::Unchecked(&bad);
+    let mut d = new_wallet(dir.path(), "d", Some(test_master()));
+    assert_eq!(d.rescan_blocks(&broken, 2).unwrap(), 25);
+    let mut stranger = new_wallet(dir.path(), "stranger", None);
+    assert_eq!(stranger.rescan_blocks(&broken, 2).unwrap(), broken.len());
+    assert_eq!(stranger.last_block(), chain.tip());
 }
 
 /// Builds a deterministic chain paying `n` coinbases to the wallet of

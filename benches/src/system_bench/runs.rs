@@ -244,8 +244,8 @@ fn ingest(rpc: &mut Rpc, h: &History, pids: &[i32]) -> Result<Ingest> {
 /// `passes` times: creates a fresh wallet, imports the descriptor with
 /// timestamp `now` (no rescan yet), times `rescanblockchain` over the whole
 /// chain with the CPU time of `wallet_pid` and `node_pid`, checks the
-/// balance and unloads it. The time is the median pass, the CPU times the
-/// mean.
+/// balance and unloads it. The time and the CPU times are the medians of
+/// the passes.
 fn rescan_passes(
     rpc: &mut Rpc,
     h: &History,
@@ -260,25 +260,35 @@ fn rescan_passes(
         v.push(rescan(rpc, &name, h, wallet_pid, node_pid)?);
         let _ = rpc.call("unloadwallet", json!([name]));
     }
-    let n = v.len() as f64;
-    let mean = |f: fn(&Rescan) -> Option<f64>| -> Option<f64> {
-        v.iter().map(f).sum::<Option<f64>>().map(|s| s / n)
+    // Medians, like every figure (the first pass also maps the block
+    // files and may find them out of the page cache).
+    let median = |f: fn(&Rescan) -> Option<f64>| -> Option<f64> {
+        let all: Option<Vec<f64>> = v.iter().map(f).collect();
+        all.and_then(super::report::median)
     };
     let secs = super::report::median(v.iter().map(|r| r.secs).collect()).unwrap_or(f64::NAN);
     let r = Rescan {
         secs,
         blocks: h.meta.blocks,
         bytes: h.meta.history_bytes,
-        wallet_cpu_s: mean(|r| r.wallet_cpu_s),
-        node_cpu_s: mean(|r| r.node_cpu_s),
+        wallet_cpu_s: median(|r| r.wallet_cpu_s),
+        node_cpu_s: median(|r| r.node_cpu_s),
     };
+    let passes: Vec<String> = v
+        .iter()
+        .map(|p| match p.wallet_cpu_s {
+            Some(c) => format!("{:.3} s (CPU {c:.3} s)", p.secs),
+            None => format!("{:.3} s", p.secs),
+        })
+        .collect();
     eprintln!(
-        "  rescan: {:.3} s ({:.0} blocks/s, median of {}), wallet CPU {} per pass",
+        "  rescan: {:.3} s ({:.0} blocks/s, median of {}), wallet CPU {} per pass; passes: {}",
         r.secs,
         f64::from(r.blocks) / r.secs,
         v.len(),
         r.wallet_cpu_s
-            .map_or("unknown".to_string(), |c| format!("{c:.3} s"))
+            .map_or("unknown".to_string(), |c| format!("{c:.3} s")),
+        passes.join(", ")
     );
     Ok(r)
 }

@@ -103,6 +103,8 @@ impl<B: AsRef<[u8]>> BlockWire<B> {
         let pos = table::<ArchivedTxEntry>(pos, self.index.txs.len());
         let pos = table::<ArchivedInputEntry>(pos, self.index.inputs.len());
         let pos = table::<ArchivedOutputEntry>(pos, self.index.outputs.len());
+        let pos = table::<rkyv::Archived<u64>>(pos, self.index.script_tails.len());
+        let pos = table::<rkyv::Archived<u64>>(pos, self.index.prevout_keys.len());
         table::<ArchivedBlockArchive>(pos, 1)
     }
 
@@ -148,6 +150,8 @@ pub struct BlockWireResolver {
     txs: VecResolver,
     inputs: VecResolver,
     outputs: VecResolver,
+    script_tails: VecResolver,
+    prevout_keys: VecResolver,
     raw: VecResolver,
 }
 
@@ -156,11 +160,21 @@ impl<B: AsRef<[u8]>> Archive for BlockWire<B> {
     type Resolver = BlockWireResolver;
 
     fn resolve(&self, resolver: BlockWireResolver, out: Place<ArchivedBlockArchive>) {
-        munge!(let ArchivedBlockArchive { hash, txs, inputs, outputs, raw } = out);
+        munge!(let ArchivedBlockArchive { hash, txs, inputs, outputs, script_tails, prevout_keys, raw } = out);
         hash.write(self.index.hash);
         ArchivedVec::resolve_from_len(self.index.txs.len(), resolver.txs, txs);
         ArchivedVec::resolve_from_len(self.index.inputs.len(), resolver.inputs, inputs);
         ArchivedVec::resolve_from_len(self.index.outputs.len(), resolver.outputs, outputs);
+        ArchivedVec::resolve_from_len(
+            self.index.script_tails.len(),
+            resolver.script_tails,
+            script_tails,
+        );
+        ArchivedVec::resolve_from_len(
+            self.index.prevout_keys.len(),
+            resolver.prevout_keys,
+            prevout_keys,
+        );
         ArchivedVec::resolve_from_len(self.bytes.as_ref().len(), resolver.raw, raw);
     }
 }
@@ -180,6 +194,8 @@ where
             txs: ArchivedVec::serialize_from_slice(&self.index.txs, s)?,
             inputs: ArchivedVec::serialize_from_slice(&self.index.inputs, s)?,
             outputs: ArchivedVec::serialize_from_slice(&self.index.outputs, s)?,
+            script_tails: ArchivedVec::serialize_from_slice(&self.index.script_tails, s)?,
+            prevout_keys: ArchivedVec::serialize_from_slice(&self.index.prevout_keys, s)?,
         })
     }
 }

@@ -6,7 +6,7 @@
 use bitcoin::hashes::{sha256d, Hash};
 use bitcoin::{Block, TxMerkleNode, WitnessCommitment, WitnessMerkleNode};
 
-use super::layout::{script_tail, ArchivedBlockArchive};
+use super::layout::{prevout_key, script_tail, ArchivedBlockArchive};
 use crate::hash::{merkle_parent, sha256d as sha256d_bytes, sha256d_parts};
 
 /// A commitment that doesn't hold.
@@ -36,8 +36,10 @@ pub enum CheckError {
     BlockHashMismatch,
     #[error("transaction {tx}: stored txid or wtxid does not match its bytes")]
     TxHashMismatch { tx: usize },
-    #[error("output {output} (of the block's output table): stored script tail does not match its script")]
-    ScriptTailMismatch { output: usize },
+    #[error(
+        "{what} {index} (of the block's table): stored key does not match its script or prevout"
+    )]
+    KeyMismatch { what: &'static str, index: usize },
 }
 
 /// What the witness commitment check found.
@@ -149,7 +151,7 @@ pub fn check_commitments(block: &ArchivedBlockArchive) -> Result<WitnessStatus, 
 }
 
 /// Re-hashes the header and every transaction and compares with the stored
-/// block hash, txids and wtxids, and re-reads every output's script tail
+/// block hash, txids and wtxids, and re-derives the key columns
 /// (for an archive whose producer you don't trust: validation checks the
 /// archive's structure, not what it stores about its bytes).
 pub fn check_hashes(block: &ArchivedBlockArchive) -> Result<(), CheckError> {
@@ -167,13 +169,34 @@ pub fn check_hashes(block: &ArchivedBlockArchive) -> Result<(), CheckError> {
             return Err(CheckError::TxHashMismatch { tx: tx.index() });
         }
     }
-    for (i, out) in block.outputs.iter().enumerate() {
+    for (i, (out, tail)) in block
+        .outputs
+        .iter()
+        .zip(block.script_tails.iter())
+        .enumerate()
+    {
         let script = block
             .raw
             .get(out.script_offset.to_native() as usize..)
             .and_then(|s| s.get(..out.script_len.to_native() as usize));
-        if script.map(script_tail) != Some(out.script_tail.to_native()) {
-            return Err(CheckError::ScriptTailMismatch { output: i });
+        if script.map(script_tail) != Some(tail.to_native()) {
+            return Err(CheckError::KeyMismatch {
+                what: "output",
+                index: i,
+            });
+        }
+    }
+    for (i, (input, key)) in block
+        .inputs
+        .iter()
+        .zip(block.prevout_keys.iter())
+        .enumerate()
+    {
+        if prevout_key(&input.prev_txid, input.prev_vout.to_native()) != key.to_native() {
+            return Err(CheckError::KeyMismatch {
+                what: "input",
+                index: i,
+            });
         }
     }
     Ok(())

@@ -5,8 +5,11 @@
 //! [raw: the block exactly as on the wire: header, tx count, transactions]
 //! [txs:     TxEntry     x tx count     (96 bytes each)]
 //! [inputs:  InputEntry  x input count  (60 bytes each)]
-//! [outputs: OutputEntry x output count (24 bytes each)]
-//! [root:    ArchivedBlockArchive { hash, raw, txs, inputs, outputs } (64 bytes)]
+//! [outputs: OutputEntry x output count (16 bytes each)]
+//! [script_tails: u64 x output count]
+//! [prevout_keys: u64 x input count]
+//! [root:    ArchivedBlockArchive { hash, raw, txs, inputs, outputs,
+//!                                  script_tails, prevout_keys } (80 bytes)]
 //! ```
 //!
 //! Every byte string (a transaction, a scriptSig, a witness, a scriptPubKey)
@@ -67,8 +70,7 @@ pub struct InputEntry {
     pub witness_items: u32,
 }
 
-/// One output: its value, the scriptPubKey as a range into `raw`, and the
-/// script's last eight bytes.
+/// One output: its value and the scriptPubKey as a range into `raw`.
 #[derive(Archive, Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[rkyv(derive(Debug))]
 #[repr(C)]
@@ -77,18 +79,11 @@ pub struct OutputEntry {
     pub value: u64,
     pub script_offset: u32,
     pub script_len: u32,
-    /// [`script_tail`] of the scriptPubKey. The hash or key inside a
-    /// standard script ends it, so these bytes are random: a wallet keys
-    /// its script filter on them and matches a block by sweeping this
-    /// table alone, reading a script in `raw` only when the filter hits.
-    /// Structural validation does not re-read the script; a wrong tail can
-    /// only hide an output from such a filter, and
-    /// [`check_hashes`](super::check::check_hashes) checks it.
-    pub script_tail: u64,
 }
 
-/// The last eight bytes of `script` as a little-endian integer; a script
-/// shorter than eight bytes fills the low bytes and leaves the rest zero.
+/// An output's entry in `script_tails`: the last eight bytes of its
+/// `script` as a little-endian integer (a script shorter than eight bytes
+/// fills the low bytes and leaves the rest zero).
 #[inline]
 pub fn script_tail(script: &[u8]) -> u64 {
     let mut b = [0u8; 8];
@@ -99,6 +94,16 @@ pub fn script_tail(script: &[u8]) -> u64 {
         b[..n].copy_from_slice(script);
     }
     u64::from_le_bytes(b)
+}
+
+/// An input's entry in `prevout_keys`: the first eight bytes of the spent
+/// txid (internal order) as a little-endian integer, xor the output index
+/// in the upper half.
+#[inline]
+pub fn prevout_key(txid: &[u8; 32], vout: u32) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&txid[..8]);
+    u64::from_le_bytes(b) ^ (u64::from(vout) << 32)
 }
 
 /// The archived block's schema. Nothing builds this owned form on the hot
@@ -122,7 +127,55 @@ pub struct BlockArchive {
     pub txs: Vec<TxEntry>,
     pub inputs: Vec<InputEntry>,
     pub outputs: Vec<OutputEntry>,
+    /// [`script_tail`] of each output's script, in output order. The hash
+    /// or key inside a standard script ends it, so these bytes are random:
+    /// a wallet keys its script filter on them and matches a block by
+    /// sweeping this dense column, reading a script in `raw` only when the
+    /// filter hits.
+    pub script_tails: Vec<u64>,
+    /// [`prevout_key`] of each input's prevout, in input order: the same
+    /// for the wallet's filter of its own outputs.
+    pub prevout_keys: Vec<u64>,
 }
+
+/// The same fields as [`BlockArchive`], so the same archived bytes, with
+/// rkyv's structural checks (every table lies inside the bytes) but none
+/// of `BlockArchive`'s cross-reference invariants: its tables may disagree
+/// with each other and with `raw`. Accessing an archive as this shape is
+/// O(1), where full validation walks every table; a reader that only
+/// sweeps the tables with bounds-checked lookups (a wallet matching a
+/// block, see [`BlockTables`](super::BlockTables)) can start from it, and
+/// validate the whole archive only when it needs more.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
+pub struct BlockShape {
+    pub hash: [u8; 32],
+    pub raw: Vec<u8>,
+    pub txs: Vec<TxEntry>,
+    pub inputs: Vec<InputEntry>,
+    pub outputs: Vec<OutputEntry>,
+    pub script_tails: Vec<u64>,
+    pub prevout_keys: Vec<u64>,
+}
+
+// Archived structs are `repr(C)`: same fields, same layout. Checked here so
+// that a field added to one and not the other fails to compile.
+const _: () = {
+    use core::mem::{offset_of, size_of};
+    assert!(size_of::<ArchivedBlockShape>() == size_of::<ArchivedBlockArchive>());
+    assert!(offset_of!(ArchivedBlockShape, hash) == offset_of!(ArchivedBlockArchive, hash));
+    assert!(offset_of!(ArchivedBlockShape, raw) == offset_of!(ArchivedBlockArchive, raw));
+    assert!(offset_of!(ArchivedBlockShape, txs) == offset_of!(ArchivedBlockArchive, txs));
+    assert!(offset_of!(ArchivedBlockShape, inputs) == offset_of!(ArchivedBlockArchive, inputs));
+    assert!(offset_of!(ArchivedBlockShape, outputs) == offset_of!(ArchivedBlockArchive, outputs));
+    assert!(
+        offset_of!(ArchivedBlockShape, script_tails)
+            == offset_of!(ArchivedBlockArchive, script_tails)
+    );
+    assert!(
+        offset_of!(ArchivedBlockShape, prevout_keys)
+            == offset_of!(ArchivedBlockArchive, prevout_keys)
+    );
+};
 
 /// Offset and length of the header in `raw`.
 pub const HEADER_LEN: usize = 80;
@@ -138,7 +191,7 @@ const _: () = {
     assert!(<OutputEntry as Archive>::COPY_OPTIMIZATION.is_enabled());
     assert!(core::mem::size_of::<ArchivedTxEntry>() == 96);
     assert!(core::mem::size_of::<ArchivedInputEntry>() == 60);
-    assert!(core::mem::size_of::<ArchivedOutputEntry>() == 24);
+    assert!(core::mem::size_of::<ArchivedOutputEntry>() == 16);
 };
 
 mod verify {
@@ -192,6 +245,11 @@ mod verify {
             }
             if next_in != self.inputs.len() || next_out != self.outputs.len() {
                 return Some("the transactions don't account for every input and output".into());
+            }
+            if self.script_tails.len() != self.outputs.len()
+                || self.prevout_keys.len() != self.inputs.len()
+            {
+                return Some("the key columns don't have one entry per output and input".into());
             }
             for (i, e) in self.inputs.iter().enumerate() {
                 let ss = in_raw(

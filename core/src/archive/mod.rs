@@ -19,14 +19,16 @@ mod access;
 mod build;
 pub mod check;
 mod layout;
+mod tables;
 mod wire;
 
 pub use access::{InputRef, OutputRef, TxRef, WitnessItems};
 pub use build::{ArchiveError, BlockWire, BlockWireResolver, ARCHIVE_ALIGN};
 pub use check::{CheckError, WitnessStatus};
+pub use layout::{prevout_key, script_tail, ArchivedBlockShape, BlockShape};
 pub use layout::{
     ArchivedBlockArchive, ArchivedInputEntry, ArchivedOutputEntry, ArchivedTxEntry, BlockArchive,
     InputEntry, OutputEntry, TxEntry, HEADER_LEN, TX_SEGWIT,
 };
-pub use layout::script_tail;
+pub use tables::BlockTables;
 pub use wire::{BlockIndex, WireError};

@@ -3,7 +3,7 @@
 //! index (the archive's tables), then hashes every transaction once.
 
 use super::layout::{
-    script_tail, InputEntry, OutputEntry, TxEntry, HEADER_LEN, MIN_TX_LEN, TX_SEGWIT,
+    prevout_key, script_tail, InputEntry, OutputEntry, TxEntry, HEADER_LEN, MIN_TX_LEN, TX_SEGWIT,
 };
 use crate::hash::{sha256d, sha256d_parts};
 
@@ -173,6 +173,8 @@ pub struct BlockIndex {
     pub txs: Vec<TxEntry>,
     pub inputs: Vec<InputEntry>,
     pub outputs: Vec<OutputEntry>,
+    pub script_tails: Vec<u64>,
+    pub prevout_keys: Vec<u64>,
 }
 
 impl BlockIndex {
@@ -182,6 +184,8 @@ impl BlockIndex {
         self.txs.clear();
         self.inputs.clear();
         self.outputs.clear();
+        self.script_tails.clear();
+        self.prevout_keys.clear();
     }
 
     /// Parses `block` into this index (cleared first) and hashes it.
@@ -262,6 +266,8 @@ impl BlockIndex {
             vout.copy_from_slice(&prevout[32..]);
             let (script_sig_offset, script_sig_len, _) = r.var_bytes()?;
             let sequence = r.u32()?;
+            self.prevout_keys
+                .push(prevout_key(&prev_txid, u32::from_le_bytes(vout)));
             self.inputs.push(InputEntry {
                 prev_txid,
                 prev_vout: u32::from_le_bytes(vout),
@@ -283,8 +289,8 @@ impl BlockIndex {
                 value,
                 script_offset,
                 script_len,
-                script_tail: script_tail(script),
             });
+            self.script_tails.push(script_tail(script));
         }
         let io_end = r.pos();
         if segwit {

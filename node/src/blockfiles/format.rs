@@ -23,10 +23,11 @@ pub const RECORD_ALIGN: u64 = 16;
 pub const FILE_HEADER: u64 = 16;
 /// Bytes of a record header.
 pub const HEADER: u64 = 16;
-/// Bytes 4..12 of the file header: this layout, version 2 (version 1
-/// archives had 16-byte output entries, without the script tail). Files
-/// of the first layout have a record length and a checksum there instead.
-pub const FORMAT_TAG: [u8; 8] = *b"ALIGN16\x02";
+/// Bytes 4..12 of the file header: this layout, version 3 (the archives
+/// of versions 1 and 2 had no key columns, or a script tail inside each
+/// output entry). Files of the first layout have a record length and a
+/// checksum there instead.
+pub const FORMAT_TAG: [u8; 8] = *b"ALIGN16\x03";
 
 /// A payload buffer: aligned like the payload was in the file.
 pub type RecordBuf = AlignedVec<{ RECORD_ALIGN as usize }>;
@@ -57,7 +58,10 @@ pub fn check_file_header(header: &[u8], magic: [u8; 4]) -> Result<(), (bool, Str
     if header[4..11] == FORMAT_TAG[..7] && header[11] < FORMAT_TAG[7] {
         return Err((
             true,
-            format!("archive format version {}, this node writes {}", header[11], FORMAT_TAG[7]),
+            format!(
+                "archive format version {}, this node writes {}",
+                header[11], FORMAT_TAG[7]
+            ),
         ));
     }
     if header[4..12] != FORMAT_TAG {
