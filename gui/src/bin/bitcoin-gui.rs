@@ -43,7 +43,9 @@ fn run() -> anyhow::Result<ExitCode> {
     let connector: Arc<dyn Connector> = match &opts.ipcconnect {
         Some(addr) => {
             shm_ipc::Address::parse(addr).with_context(|| format!("-ipcconnect={addr}"))?;
-            Arc::new(AttachConnector::new(addr, &chain))
+            Arc::new(
+                AttachConnector::new(addr, &chain).with_cookie_file(opts.ipccookiefile.clone()),
+            )
         }
         None => Arc::new(SpawnConnector::new(
             opts.node_path
