@@ -408,10 +408,11 @@ pub fn dirt_of(n: &Notification, wallet: Option<&str>) -> Dirty {
         }
         Notification::Mempool => Dirty::MEMPOOL | Dirty::IPC,
         Notification::WalletChanged { wallet: w } => {
-            if wallet.is_none_or(|cur| cur == w) {
+            if wallet == Some(w.as_str()) {
                 Dirty::WALLET | Dirty::IPC
             } else {
-                // Another wallet: perhaps one just loaded; the list may
+                // Another wallet, or none shown: perhaps one was loaded
+                // behind our back (RPC, another window); the list may
                 // have changed.
                 Dirty::WALLETS | Dirty::IPC
             }

@@ -240,6 +240,27 @@ fn wizard_opens_a_wallet_from_disk_and_reports_a_missing_one() {
 }
 
 #[test]
+fn a_wallet_loaded_elsewhere_is_shown_once_the_node_mentions_it() {
+    // The wizard is up (no wallet); a wallet is loaded over RPC, and the
+    // node's first word about it is a WalletChanged (a block paying it).
+    let node = FakeNode::new("regtest");
+    let mut h = harness(&node);
+    wait_for_text(&mut h, "Create a new wallet");
+    node.add_wallet("erin", None, true);
+    let addr = node.new_address("erin", "");
+    node.mine(1, &addr);
+    settle(&mut h, "erin shown", |h| {
+        h.state().model.wallet.as_deref() == Some("erin")
+    });
+    settle(&mut h, "erin's coinbase", |h| {
+        h.state()
+            .model
+            .balances
+            .is_some_and(|b| b.immature == 50 * COIN)
+    });
+}
+
+#[test]
 fn a_wallet_named_on_the_command_line_is_loaded_when_attached() {
     let node = FakeNode::new("regtest");
     node.add_wallet("carol", None, false);
