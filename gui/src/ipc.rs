@@ -220,6 +220,15 @@ impl IpcBackend {
     ) -> Result<IpcBackend, BackendError> {
         let hello = match Self::hello(&conn, chain, secret, progress) {
             Ok(r) => r,
+            Err(BackendError::Start(m)) if node.is_none() && m.contains("IPC secret") => {
+                // An attached node bound beyond loopback: say what to give.
+                conn.shutdown();
+                let hint = match secret {
+                    None => "this node needs its IPC secret: -ipccookiefile=<its datadir>/<chain>/.ipccookie",
+                    Some(_) => "-ipccookiefile is not this node's current .ipccookie",
+                };
+                return Err(BackendError::Start(format!("{m} ({hint})")));
+            }
             Err(e) => {
                 conn.shutdown();
                 if let Some(n) = &node {
@@ -249,15 +258,7 @@ impl IpcBackend {
             .call(method::HELLO, &calls::encode(&hello), Some(HELLO_TIMEOUT))
             .map_err(|e| match e {
                 shm_ipc::Error::Remote(m) => {
-                    let hint = if m.contains("secret") {
-                        match secret {
-                            None => " (this node needs its IPC secret: -ipccookiefile=<its datadir>/<chain>/.ipccookie)",
-                            Some(_) => " (-ipccookiefile is not this node's current .ipccookie)",
-                        }
-                    } else {
-                        ""
-                    };
-                    BackendError::Start(format!("the node refused the GUI: {m}{hint}"))
+                    BackendError::Start(format!("the node refused the GUI: {m}"))
                 }
                 e => ipc_err(e),
             })?;
