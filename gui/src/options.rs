@@ -150,6 +150,16 @@ impl Options {
         self.chain.as_deref().unwrap_or("main")
     }
 
+    /// `-ipccookiefile`, a relative path taken from `-datadir` (when
+    /// given) as the wallet process does.
+    pub fn cookie_file(&self) -> Option<PathBuf> {
+        let p = self.ipccookiefile.as_ref()?;
+        Some(match &self.datadir {
+            Some(d) if p.is_relative() => d.join(p),
+            _ => p.clone(),
+        })
+    }
+
     /// The `bitcoin.conf` of `-datadir`, if one is there.
     fn datadir_conf(&self) -> Option<PathBuf> {
         let p = self.datadir.as_ref()?.join("bitcoin.conf");
@@ -197,7 +207,8 @@ Options:
                          window leaves that node running
   -ipccookiefile=<file>  With -ipcconnect to a node bound beyond loopback
                          (-ipcallowremote): its IPC secret, the node's
-                         <datadir>/<chain>/.ipccookie
+                         <datadir>/<chain>/.ipccookie (a relative path is
+                         taken from -datadir)
   -node=<path>           bitcoin-node to start (default: next to bitcoin-gui)
   -help                  This help
   -version               Version
@@ -245,6 +256,18 @@ mod tests {
             a.ipccookiefile,
             Some(PathBuf::from("/tmp/n/.ipccookie")),
             "kept by the GUI, not passed on"
+        );
+        assert_eq!(a.cookie_file(), Some(PathBuf::from("/tmp/n/.ipccookie")));
+        let r = Options::parse([
+            "-ipcconnect=tcp:10.0.0.2:8000",
+            "-datadir=/data",
+            "-ipccookiefile=regtest/.ipccookie",
+        ])
+        .unwrap();
+        assert_eq!(
+            r.cookie_file(),
+            Some(PathBuf::from("/data/regtest/.ipccookie")),
+            "relative to -datadir"
         );
         assert_eq!(a.chain_name(), "signet");
         assert_eq!(a.node_args, vec!["-chain=signet"]);

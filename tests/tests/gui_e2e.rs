@@ -632,6 +632,61 @@ impl Drop for Tree {
     }
 }
 
+/// `bitcoin-gui` with `args` under `xvfb-run` (output to `gui.stdout` and
+/// `gui.stderr` in `dir`), and the GUI's own pid once it runs.
+fn xvfb_gui(xvfb: &Path, dir: &Path, args: Vec<String>) -> (Tree, u32) {
+    let mut all = vec![
+        "-a".to_string(),
+        "-s".into(),
+        "-screen 0 1024x768x24".into(),
+        gui_program().display().to_string(),
+    ];
+    all.extend(args);
+    let mut run = Tree(spawn_logged(xvfb, dir, "gui", &all, false));
+    // xvfb-run (a shell script) runs bitcoin-gui as its child.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let found = children_of(run.0.id())
+            .into_iter()
+            .find(|&c| proc_name(c).as_deref() == Some("bitcoin-gui"));
+        if let Some(p) = found {
+            return (run, p);
+        }
+        if let Ok(Some(st)) = run.0.try_wait() {
+            panic!(
+                "xvfb-run bitcoin-gui exited: {st}\n{}",
+                gui_logs(dir, Path::new(""))
+            );
+        }
+        assert!(Instant::now() < deadline, "no bitcoin-gui");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The GUI's stderr and the tail of a node's debug.log, for failures.
+fn gui_logs(dir: &Path, debug_log: &Path) -> String {
+    format!(
+        "--- gui.stderr:\n{}\n--- debug.log:\n{}",
+        tail(&dir.join("gui.stderr"), 20),
+        tail(debug_log, 20)
+    )
+}
+
+/// Waits until `log` says `what`.
+#[track_caller]
+fn wait_log(log: &Path, what: &str, secs: u64, diag: impl Fn() -> String) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !fs::read_to_string(log).is_ok_and(|l| l.contains(what)) {
+        assert!(
+            Instant::now() < deadline,
+            "{} never said {what:?}\n{}",
+            log.display(),
+            diag()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// SIGTERM to a real `bitcoin-gui` process stops the node it started and
 /// that node's wallet, and the GUI exits with 0.
 ///
@@ -660,54 +715,13 @@ fn sigterm_to_bitcoin_gui_leaves_no_node_or_wallet_process() {
         wait_gone(wallet, "bitcoin-wallet", 10);
         return;
     };
-    let gui = gui_program();
-    let mut args = vec![
-        "-a".to_string(),
-        "-s".into(),
-        "-screen 0 1024x768x24".into(),
-        gui.display().to_string(),
-    ];
-    args.extend(regtest_args(dir.path(), port, &[FEE]));
-    let mut run = Tree(spawn_logged(&xvfb, dir.path(), "gui", &args, false));
-    let logs = |dir: &Path| {
-        format!(
-            "--- gui.stderr:\n{}\n--- debug.log:\n{}",
-            tail(&dir.join("gui.stderr"), 20),
-            tail(&dir.join("regtest/debug.log"), 20)
-        )
-    };
-    // xvfb-run (a shell script) runs bitcoin-gui as its child.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let gui_pid = loop {
-        let found = children_of(run.0.id())
-            .into_iter()
-            .find(|&c| proc_name(c).as_deref() == Some("bitcoin-gui"));
-        if let Some(p) = found {
-            break p;
-        }
-        if let Ok(Some(st)) = run.0.try_wait() {
-            panic!("xvfb-run bitcoin-gui exited: {st}\n{}", logs(dir.path()));
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no bitcoin-gui\n{}",
-            logs(dir.path())
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let (mut run, gui_pid) = xvfb_gui(&xvfb, dir.path(), regtest_args(dir.path(), port, &[FEE]));
+    let logs = |dir: &Path| gui_logs(dir, &dir.join("regtest/debug.log"));
     let node = child_named(gui_pid, "bitcoin-node", 30);
     let wallet = child_named(node, "bitcoin-wallet", 30);
     // Wait for the window's connection to the node.
     let log = dir.path().join("regtest/debug.log");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !fs::read_to_string(&log).is_ok_and(|l| l.contains("connected (Gui)")) {
-        assert!(
-            Instant::now() < deadline,
-            "the GUI never connected\n{}",
-            logs(dir.path())
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_log(&log, "connected (Gui)", 60, || logs(dir.path()));
     Rpc::wait(dir.path(), port);
 
     // SAFETY: kill(2) on a process this test started (its grandchild),
@@ -726,6 +740,67 @@ fn sigterm_to_bitcoin_gui_leaves_no_node_or_wallet_process() {
     );
     let err = fs::read_to_string(dir.path().join("gui.stderr")).unwrap_or_default();
     assert!(err.contains("SIGTERM, shutting down"), "{err}");
+}
+
+/// A real `bitcoin-gui -ipcconnect=tcp:127.0.0.1:PORT -ipccookiefile=FILE`
+/// (under `xvfb-run`) gets into a node bound on `tcp:0.0.0.0:PORT` with
+/// `-ipcallowremote`, and SIGTERM closes it without stopping that node.
+/// The library's side of both is tested headless above and below; this
+/// checks the program's options reach it. Without `xvfb-run` there is no
+/// window to start, and the test says so and passes.
+#[test]
+fn a_real_bitcoin_gui_attaches_with_its_cookie_file_and_leaves_the_node_running() {
+    let Some(xvfb) = xvfb_run() else {
+        eprintln!("no xvfb-run: the attach with -ipccookiefile is tested through the library only");
+        return;
+    };
+    let dir = tempdir();
+    let ipc_port = free_port();
+    let mut n = Node::start_program(
+        &program("bitcoin-node"),
+        dir.path(),
+        &[
+            "-disablewallet",
+            &format!("-ipcbind=tcp:0.0.0.0:{ipc_port}"),
+            "-ipcallowremote",
+        ],
+    );
+    let gui_dir = dir.path().join("gui");
+    fs::create_dir_all(&gui_dir).unwrap();
+    let (mut run, gui_pid) = xvfb_gui(
+        &xvfb,
+        &gui_dir,
+        vec![
+            "-regtest".into(),
+            format!("-ipcconnect=tcp:127.0.0.1:{ipc_port}"),
+            format!(
+                "-ipccookiefile={}",
+                dir.path().join("regtest/.ipccookie").display()
+            ),
+        ],
+    );
+    let log = n.debug_log();
+    let diag = || gui_logs(&gui_dir, &log);
+    wait_log(&log, "connected (Gui)", 30, diag);
+    assert_eq!(
+        children_of(gui_pid),
+        Vec::<u32>::new(),
+        "it started no node"
+    );
+    // SAFETY: kill(2) on a process this test started (its grandchild),
+    // seen running just above.
+    unsafe { libc::kill(gui_pid as i32, libc::SIGTERM) };
+    let st = wait_child(&mut run.0, 30);
+    assert!(st.success(), "bitcoin-gui: {st}\n{}", diag());
+    wait_log(
+        &log,
+        &format!("peer on tcp:0.0.0.0:{ipc_port} disconnected"),
+        10,
+        diag,
+    );
+    assert!(n.running(), "the attached node stopped\n{}", diag());
+    assert_eq!(n.height(), 0);
+    n.stop();
 }
 
 /// A window attached with `-ipcconnect` to a node bound on a unix socket
