@@ -114,6 +114,12 @@ impl GuiApp {
         self.closing
     }
 
+    /// The process id of the node this window started (while connected
+    /// to it), for diagnostics and tests.
+    pub fn node_pid(&self) -> Option<u32> {
+        self.session.as_ref().and_then(Session::node_pid)
+    }
+
     /// Closing the window, SIGTERM and SIGINT all come here: a node the
     /// GUI started is stopped (in the background, with progress shown),
     /// an attached one is left alone.
@@ -208,6 +214,7 @@ impl GuiApp {
             Update::Lost(why) => {
                 if self.model.phase == Phase::Connected {
                     self.model.phase = Phase::Lost(why);
+                    self.model.scan = None;
                     // Reap what is left of it (a dead child) in the background.
                     if let Some(s) = self.session.take() {
                         s.close(self.sink.clone());
@@ -220,6 +227,7 @@ impl GuiApp {
                 self.model.note_latency(lat);
             }
             Update::Refreshed(what, r) => self.refreshed(what, r),
+            Update::Scan(p) => self.model.scan = p,
             Update::Reply(tag, r) => {
                 let ctx = ui::Ctx {
                     model: &mut self.model,

@@ -67,6 +67,11 @@ pub trait Backend: Send + Sync {
     /// Whether closing the window stops the node (the GUI started it).
     fn owns_node(&self) -> bool;
 
+    /// The process id of the node, when the GUI started it.
+    fn node_pid(&self) -> Option<u32> {
+        None
+    }
+
     /// Ends the connection: a node the GUI started is stopped and waited
     /// for (killed after a timeout); an attached node is left running.
     /// `progress` hears what is going on. Idempotent.

@@ -60,6 +60,10 @@ struct State {
     /// Every call made, `(wallet, method)`, for tests to check.
     calls: Vec<(Option<String>, String)>,
     delay: Duration,
+    /// How long a rescan takes (`loadwallet`, `rescanblockchain`...).
+    rescan: Duration,
+    /// Wallets being rescanned, since when.
+    scanning: BTreeMap<String, Instant>,
     ipc_records: u64,
     ipc_info: bool,
 }
@@ -89,6 +93,8 @@ impl FakeNode {
             subscribers: Vec::new(),
             calls: Vec::new(),
             delay: Duration::ZERO,
+            rescan: Duration::ZERO,
+            scanning: BTreeMap::new(),
             ipc_records: 0,
             ipc_info: true,
         })))
@@ -230,6 +236,13 @@ impl FakeNode {
     /// Makes every call take this long (slow node).
     pub fn set_delay(&self, d: Duration) {
         self.st().delay = d;
+    }
+
+    /// Makes calls that rescan (`loadwallet`, `rescanblockchain`,
+    /// `importdescriptors`) take this long, with `getwalletinfo`
+    /// reporting their progress in `scanning` meanwhile, as Core does.
+    pub fn set_rescan(&self, d: Duration) {
+        self.st().rescan = d;
     }
 
     /// Whether the node knows `getipcinfo`.
@@ -432,6 +445,16 @@ impl State {
                 }
                 json!("Bitcoin Core stopping")
             }
+            "getwalletinfo"
+                if wallet.is_some_and(|w| {
+                    self.scanning.contains_key(w) && !self.loaded.iter().any(|l| l == w)
+                }) =>
+            {
+                // Core answers for a wallet a rescan holds, even one still
+                // loading, with the rescan's progress.
+                let name = wallet.unwrap_or("");
+                json!({ "walletname": name, "scanning": self.scanning_json(name) })
+            }
             "listwallets" => json!(self.loaded),
             "listwalletdir" => {
                 let w: Vec<Value> = self.wallets.keys().map(|n| json!({"name": n})).collect();
@@ -488,6 +511,18 @@ impl State {
         })
     }
 
+    /// Core's `scanning` field for wallet `name`.
+    fn scanning_json(&self, name: &str) -> Value {
+        match self.scanning.get(name) {
+            Some(t) => {
+                let total = self.rescan.as_secs_f64().max(1e-3);
+                let p = (t.elapsed().as_secs_f64() / total).min(1.0);
+                json!({"duration": t.elapsed().as_secs(), "progress": (p * 1e4).round() / 1e4})
+            }
+            None => json!(false),
+        }
+    }
+
     fn wallet_call(
         &mut self,
         wallet: Option<&str>,
@@ -508,6 +543,7 @@ impl State {
             "send",
             "sendtoaddress",
             "generatetoaddress",
+            "rescanblockchain",
         ];
         if !WALLET_METHODS.contains(&method) {
             return Err(err(codes::RPC_METHOD_NOT_FOUND, "Method not found"));
@@ -523,6 +559,7 @@ impl State {
             .iter()
             .map(|t| tx_json(self, t))
             .collect();
+        let scanning = self.scanning_json(&name);
         let w = self.wallets.get_mut(&name).expect("loaded wallets exist");
         Ok(match method {
             "getwalletinfo" => {
@@ -539,8 +576,10 @@ impl State {
                 }
                 o.insert("private_keys_enabled".into(), json!(true));
                 o.insert("descriptors".into(), json!(true));
+                o.insert("scanning".into(), scanning);
                 Value::Object(o)
             }
+            "rescanblockchain" => json!({"start_height": 0, "stop_height": height}),
             "getbalances" => json!({
                 "mine": {
                     "trusted": amount::to_json(trusted),
@@ -797,6 +836,34 @@ pub struct FakeBackend {
     owns: bool,
 }
 
+impl FakeBackend {
+    /// A call that rescans: the wallet is marked as scanning for the
+    /// node's rescan time, without holding the node (other calls, like
+    /// `getwalletinfo`, are answered meanwhile).
+    fn rescan(&self, wallet: Option<&str>, method: &str, params: &Value) {
+        let Some(target) = crate::worker::scan_target(wallet, method, params) else {
+            return;
+        };
+        let (name, time) = {
+            let mut s = self.node.st();
+            let name = match target {
+                Some(n) => n,
+                None => match s.wallet_name(None) {
+                    Ok(n) => n,
+                    Err(_) => return,
+                },
+            };
+            if s.rescan.is_zero() || !s.wallets.contains_key(&name) {
+                return;
+            }
+            s.scanning.insert(name.clone(), Instant::now());
+            (name, s.rescan)
+        };
+        std::thread::sleep(time);
+        self.node.st().scanning.remove(&name);
+    }
+}
+
 impl Backend for FakeBackend {
     fn rpc(
         &self,
@@ -816,6 +883,7 @@ impl Backend for FakeBackend {
         if !delay.is_zero() {
             std::thread::sleep(delay);
         }
+        self.rescan(wallet, method, &params);
         let mut s = self.node.st();
         if !s.alive {
             return Err(BackendError::Disconnected("the node exited".into()));

@@ -2,7 +2,9 @@
 //! (`bitcoin-node -ipcfd=N`, over a socketpair) or attached to
 //! (`-ipcconnect=unix:PATH|tcp:HOST:PORT`).
 //!
-//! Protocol (btc_core::interfaces): `HELLO` with role `gui`, then
+//! Protocol (btc_core::interfaces): `HELLO` with role `gui` (and the
+//! node's IPC secret for a node bound beyond loopback, read from
+//! `-ipccookiefile`, as the wallet process sends it), then
 //! `NODE_RPC` calls carrying JSON-RPC requests, and a subscription to the
 //! node's `UI_CHANNEL` ring of [`EventRecord`]s, read by a thread of its
 //! own that turns them into [`Notification`]s.
@@ -202,8 +204,31 @@ impl IpcBackend {
         node: Option<NodeProcess>,
         progress: &dyn Fn(&str),
     ) -> Result<IpcBackend, BackendError> {
-        let hello = match Self::hello(&conn, chain, progress) {
+        Self::handshake_with_secret(conn, chain, None, node, progress)
+    }
+
+    /// [`handshake`](Self::handshake), presenting the node's IPC secret
+    /// (`<datadir>/<chain>/.ipccookie`) in `Hello.auth`: a node bound on
+    /// an address beyond loopback (`-ipcallowremote`) lets no one in
+    /// without it.
+    pub fn handshake_with_secret(
+        conn: Connection,
+        chain: &str,
+        secret: Option<&str>,
+        node: Option<NodeProcess>,
+        progress: &dyn Fn(&str),
+    ) -> Result<IpcBackend, BackendError> {
+        let hello = match Self::hello(&conn, chain, secret, progress) {
             Ok(r) => r,
+            Err(BackendError::Start(m)) if node.is_none() && m.contains("IPC secret") => {
+                // An attached node bound beyond loopback: say what to give.
+                conn.shutdown();
+                let hint = match secret {
+                    None => "this node needs its IPC secret: -ipccookiefile=<its datadir>/<chain>/.ipccookie",
+                    Some(_) => "-ipccookiefile is not this node's current .ipccookie",
+                };
+                return Err(BackendError::Start(format!("{m} ({hint})")));
+            }
             Err(e) => {
                 conn.shutdown();
                 if let Some(n) = &node {
@@ -218,6 +243,7 @@ impl IpcBackend {
     fn hello(
         conn: &Connection,
         chain: &str,
+        secret: Option<&str>,
         progress: &dyn Fn(&str),
     ) -> Result<HelloReply, BackendError> {
         progress("Waiting for the node to answer…");
@@ -225,9 +251,8 @@ impl IpcBackend {
             version: PROTOCOL_VERSION,
             role: Role::Gui,
             chain: chain.to_string(),
-            // Unix sockets and loopback need no secret; a remote node's
-            // (-ipcallowremote) is not supported by the GUI yet.
-            auth: None,
+            // Unix sockets and loopback need no secret.
+            auth: secret.map(str::to_owned),
         };
         let reply = conn
             .call(method::HELLO, &calls::encode(&hello), Some(HELLO_TIMEOUT))
@@ -297,11 +322,6 @@ impl IpcBackend {
         self.stop_timeout = stop;
         self.term_timeout = term;
         self
-    }
-
-    /// The started node's process id, if the GUI started it.
-    pub fn node_pid(&self) -> Option<i32> {
-        self.node.as_ref().map(NodeProcess::pid)
     }
 }
 
@@ -410,6 +430,10 @@ impl Backend for IpcBackend {
 
     fn owns_node(&self) -> bool {
         self.node.is_some()
+    }
+
+    fn node_pid(&self) -> Option<u32> {
+        self.node.as_ref().and_then(|n| u32::try_from(n.pid()).ok())
     }
 
     fn close(&self, progress: &dyn Fn(&str)) {
@@ -576,10 +600,32 @@ impl Connector for SpawnConnector {
     }
 }
 
+/// Reads the node's IPC secret from `path` (`-ipccookiefile`), as the
+/// wallet process does: the file's text, trimmed.
+pub fn read_secret(path: &Path) -> Result<String, BackendError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        BackendError::Start(format!(
+            "cannot read -ipccookiefile {}: {e}",
+            path.display()
+        ))
+    })?;
+    let secret = text.trim();
+    if secret.is_empty() {
+        return Err(BackendError::Start(format!(
+            "-ipccookiefile {} is empty",
+            path.display()
+        )));
+    }
+    Ok(secret.to_string())
+}
+
 /// Attaches to a running node at an shm-ipc address.
 pub struct AttachConnector {
     pub address: String,
     pub chain: String,
+    /// `-ipccookiefile`: the node's IPC secret, read at every connect (a
+    /// restarted node writes a new one).
+    pub cookie_file: Option<PathBuf>,
     pending: Pending,
 }
 
@@ -588,8 +634,15 @@ impl AttachConnector {
         AttachConnector {
             address: address.to_string(),
             chain: chain.to_string(),
+            cookie_file: None,
             pending: Pending::default(),
         }
+    }
+
+    /// Presents the secret in `path` to the node (`-ipccookiefile`).
+    pub fn with_cookie_file(mut self, path: Option<PathBuf>) -> AttachConnector {
+        self.cookie_file = path;
+        self
     }
 }
 
@@ -597,16 +650,16 @@ impl Connector for AttachConnector {
     fn connect(&self, progress: &dyn Fn(&str)) -> Result<Arc<dyn Backend>, BackendError> {
         progress(&format!("Connecting to {}…", self.address));
         self.pending.begin();
+        let secret = self.cookie_file.as_deref().map(read_secret).transpose()?;
         let addr = Address::parse(&self.address).map_err(|e| BackendError::Start(e.to_string()))?;
         let conn = addr.connect(Duration::from_secs(10)).map_err(|e| {
             BackendError::Start(format!("cannot reach the node at {}: {e}", self.address))
         })?;
-        Ok(Arc::new(IpcBackend::handshake(
-            conn,
-            &self.chain,
-            None,
-            progress,
-        )?))
+        self.pending.set(&conn);
+        let r =
+            IpcBackend::handshake_with_secret(conn, &self.chain, secret.as_deref(), None, progress);
+        self.pending.done();
+        Ok(Arc::new(r?))
     }
 
     fn spawns(&self) -> bool {
@@ -615,5 +668,9 @@ impl Connector for AttachConnector {
 
     fn describe(&self) -> String {
         format!("node at {}", self.address)
+    }
+
+    fn cancel(&self) {
+        self.pending.cancel();
     }
 }

@@ -153,6 +153,47 @@ impl WalletInfo {
     }
 }
 
+/// A wallet rescan under way: `getwalletinfo`'s `scanning` field
+/// (`{"duration": s, "progress": 0..1}`, or `false` when not scanning).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScanProgress {
+    /// The wallet being rescanned (`""` is the default wallet).
+    pub wallet: String,
+    /// 0..=1.
+    pub progress: f64,
+    /// Seconds since the rescan started.
+    pub duration_s: u64,
+}
+
+impl ScanProgress {
+    /// The rescan a `getwalletinfo` answer reports, if any. `asked` names
+    /// the wallet when the answer does not.
+    pub fn from_wallet_info(asked: Option<&str>, v: &Value) -> Option<ScanProgress> {
+        let s = v.get("scanning").filter(|s| s.is_object())?;
+        Some(ScanProgress {
+            wallet: str_of(v, "walletname")
+                .or_else(|| asked.map(str::to_owned))
+                .unwrap_or_default(),
+            progress: f64_of(s, "progress")?.clamp(0.0, 1.0),
+            duration_s: u64_of(s, "duration").unwrap_or(0),
+        })
+    }
+
+    /// What the progress bar says.
+    pub fn text(&self) -> String {
+        let name = if self.wallet.is_empty() {
+            "(default wallet)"
+        } else {
+            &self.wallet
+        };
+        format!(
+            "Rescanning wallet {name}: {:.0}% ({} s)",
+            (self.progress * 100.0).floor(),
+            self.duration_s
+        )
+    }
+}
+
 /// One `listtransactions` entry.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TxEntry {
@@ -345,6 +386,8 @@ pub struct Model {
     pub wallet_info: Option<WalletInfo>,
     pub balances: Option<Balances>,
     pub txs: Vec<TxEntry>,
+    /// A rescan under way, while a call that may rescan runs.
+    pub scan: Option<ScanProgress>,
     /// When the last update from the node arrived.
     pub updated: Option<SystemTime>,
 }
@@ -370,6 +413,7 @@ impl Model {
             wallet_info: None,
             balances: None,
             txs: Vec::new(),
+            scan: None,
             updated: None,
         }
     }
@@ -498,6 +542,29 @@ mod tests {
         assert_eq!(format_time(0), "1970-01-01 00:00");
         assert_eq!(format_time(1_700_000_000), "2023-11-14 22:13");
         assert_eq!(format_duration(Duration::from_secs(3723)), "1h 2m 3s");
+    }
+
+    #[test]
+    fn reads_a_rescans_progress_from_getwalletinfo() {
+        let p = ScanProgress::from_wallet_info(
+            Some("asked"),
+            &json!({"walletname": "bob", "scanning": {"duration": 3, "progress": 0.4271}}),
+        )
+        .unwrap();
+        assert_eq!(p.wallet, "bob");
+        assert_eq!(p.duration_s, 3);
+        assert_eq!(p.text(), "Rescanning wallet bob: 42% (3 s)");
+        // Core's "not scanning", and answers without the field.
+        assert_eq!(
+            ScanProgress::from_wallet_info(None, &json!({"walletname": "bob", "scanning": false})),
+            None
+        );
+        assert_eq!(ScanProgress::from_wallet_info(None, &json!({})), None);
+        // Out-of-range progress is clamped; the asked name stands in.
+        let p = ScanProgress::from_wallet_info(Some(""), &json!({"scanning": {"progress": 7}}))
+            .unwrap();
+        assert_eq!(p.progress, 1.0);
+        assert_eq!(p.text(), "Rescanning wallet (default wallet): 100% (0 s)");
     }
 
     #[test]

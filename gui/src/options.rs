@@ -16,6 +16,8 @@ pub enum OptionsError {
     UnknownChain(String),
     #[error("-{0} needs a value")]
     MissingValue(String),
+    #[error("-ipccookiefile is the secret of a node attached to with -ipcconnect; a node this GUI starts needs none")]
+    CookieWithoutConnect,
 }
 
 /// The parsed command line.
@@ -28,6 +30,10 @@ pub struct Options {
     pub wallets: Vec<String>,
     /// `-ipcconnect=unix:PATH|tcp:HOST:PORT`: attach instead of spawning.
     pub ipcconnect: Option<String>,
+    /// `-ipccookiefile=PATH`: the attached node's IPC secret (its
+    /// `<datadir>/<chain>/.ipccookie`), for a node bound beyond loopback
+    /// with `-ipcallowremote`.
+    pub ipccookiefile: Option<PathBuf>,
     /// Where to find `bitcoin-node` (`-node=PATH`; default: next to this
     /// executable).
     pub node_path: Option<PathBuf>,
@@ -103,6 +109,10 @@ impl Options {
                     o.ipcconnect = Some(need(&value)?);
                     pass_on = false;
                 }
+                "ipccookiefile" => {
+                    o.ipccookiefile = Some(PathBuf::from(need(&value)?));
+                    pass_on = false;
+                }
                 "node" => {
                     o.node_path = Some(PathBuf::from(need(&value)?));
                     pass_on = false;
@@ -125,6 +135,9 @@ impl Options {
         if chains.len() > 1 {
             return Err(OptionsError::ConflictingChains);
         }
+        if o.ipccookiefile.is_some() && o.ipcconnect.is_none() {
+            return Err(OptionsError::CookieWithoutConnect);
+        }
         o.chain = chains.pop();
         if o.chain.is_none() {
             o.chain = o.datadir_conf().as_deref().and_then(chain_from_conf);
@@ -135,6 +148,16 @@ impl Options {
     /// The chain to announce to the node (`main` unless chosen).
     pub fn chain_name(&self) -> &str {
         self.chain.as_deref().unwrap_or("main")
+    }
+
+    /// `-ipccookiefile`, a relative path taken from `-datadir` (when
+    /// given) as the wallet process does.
+    pub fn cookie_file(&self) -> Option<PathBuf> {
+        let p = self.ipccookiefile.as_ref()?;
+        Some(match &self.datadir {
+            Some(d) if p.is_relative() => d.join(p),
+            _ => p.clone(),
+        })
     }
 
     /// The `bitcoin.conf` of `-datadir`, if one is there.
@@ -182,6 +205,10 @@ Options:
   -ipcconnect=<address>  Attach to a running node at unix:PATH or
                          tcp:HOST:PORT instead of starting one; closing the
                          window leaves that node running
+  -ipccookiefile=<file>  With -ipcconnect to a node bound beyond loopback
+                         (-ipcallowremote): its IPC secret, the node's
+                         <datadir>/<chain>/.ipccookie (a relative path is
+                         taken from -datadir)
   -node=<path>           bitcoin-node to start (default: next to bitcoin-gui)
   -help                  This help
   -version               Version
@@ -218,8 +245,30 @@ mod tests {
                 "-ipcbind=unix:/tmp/n.sock"
             ]
         );
-        let a = Options::parse(["-ipcconnect=unix:/tmp/n.sock", "-chain=signet"]).unwrap();
+        let a = Options::parse([
+            "-ipcconnect=unix:/tmp/n.sock",
+            "-chain=signet",
+            "-ipccookiefile=/tmp/n/.ipccookie",
+        ])
+        .unwrap();
         assert_eq!(a.ipcconnect.as_deref(), Some("unix:/tmp/n.sock"));
+        assert_eq!(
+            a.ipccookiefile,
+            Some(PathBuf::from("/tmp/n/.ipccookie")),
+            "kept by the GUI, not passed on"
+        );
+        assert_eq!(a.cookie_file(), Some(PathBuf::from("/tmp/n/.ipccookie")));
+        let r = Options::parse([
+            "-ipcconnect=tcp:10.0.0.2:8000",
+            "-datadir=/data",
+            "-ipccookiefile=regtest/.ipccookie",
+        ])
+        .unwrap();
+        assert_eq!(
+            r.cookie_file(),
+            Some(PathBuf::from("/data/regtest/.ipccookie")),
+            "relative to -datadir"
+        );
         assert_eq!(a.chain_name(), "signet");
         assert_eq!(a.node_args, vec!["-chain=signet"]);
         assert_eq!(
@@ -246,6 +295,14 @@ mod tests {
         assert_eq!(
             Options::parse(["-ipcconnect"]),
             Err(OptionsError::MissingValue("ipcconnect".into()))
+        );
+        assert_eq!(
+            Options::parse(["-ipccookiefile="]),
+            Err(OptionsError::MissingValue("ipccookiefile".into()))
+        );
+        assert_eq!(
+            Options::parse(["-ipccookiefile=/tmp/c"]),
+            Err(OptionsError::CookieWithoutConnect)
         );
     }
 

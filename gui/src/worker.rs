@@ -8,8 +8,15 @@
 //! - the **refresh** worker waits for notifications (never on a timer),
 //!   folds whatever arrived together into one set of things to re-read,
 //!   and re-reads them with one or two RPCs each.
+//!
+//! A job that may rescan the chain for a wallet (`loadwallet`,
+//! `rescanblockchain`, `importdescriptors`...) is watched while it runs:
+//! a thread of its own asks that wallet's `getwalletinfo` for its
+//! `scanning` progress every [`SCAN_POLL`] and reports it as
+//! [`Update::Scan`].
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use crossbeam_channel as cc;
 use serde_json::{json, Value};
@@ -17,6 +24,7 @@ use serde_json::{json, Value};
 use crate::backend::{Backend, Connector, Notification, Notified};
 use crate::console;
 use crate::error::BackendError;
+use crate::model::ScanProgress;
 
 /// What a job's answer is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,6 +112,9 @@ pub enum Update {
     Reply(Tag, Result<Value, BackendError>),
     /// A console command's output.
     Console(u64, Result<Value, console::EvalError>),
+    /// A call that may rescan is running: its wallet's rescan progress
+    /// (`None`: not scanning, or the call ended).
+    Scan(Option<ScanProgress>),
 }
 
 /// Where workers put updates: a channel, and a repaint request so the
@@ -190,6 +201,11 @@ impl Session {
         self.backend.owns_node()
     }
 
+    /// The process id of the node the GUI started, if it did.
+    pub fn node_pid(&self) -> Option<u32> {
+        self.backend.node_pid()
+    }
+
     /// Runs `method` on the job worker; the answer comes as
     /// [`Update::Reply`] with `tag`.
     pub fn call(&self, tag: Tag, wallet: Option<&str>, method: &str, params: Value) {
@@ -267,6 +283,86 @@ pub fn connect(connector: Arc<dyn Connector>, sink: Sink, id: u64) {
     });
 }
 
+/// How often the progress of a rescan is asked for while a call that may
+/// rescan runs.
+pub const SCAN_POLL: Duration = Duration::from_secs(1);
+
+/// Whether `method` may rescan the chain for a wallet, and which wallet's
+/// `getwalletinfo` tells its progress: the wallet it loads, or the one the
+/// call is for (`None`: the node's only wallet). `None` when it does not
+/// rescan.
+pub fn scan_target(wallet: Option<&str>, method: &str, params: &Value) -> Option<Option<String>> {
+    match method {
+        "loadwallet" | "restorewallet" => {
+            let key = if method == "loadwallet" {
+                "filename"
+            } else {
+                "wallet_name"
+            };
+            let name = match params {
+                Value::Array(a) => a.first(),
+                Value::Object(o) => o.get(key),
+                _ => None,
+            };
+            Some(name.and_then(Value::as_str).map(str::to_owned))
+        }
+        "rescanblockchain" | "importdescriptors" | "importmulti" | "importprivkey"
+        | "importaddress" | "importpubkey" => Some(wallet.map(str::to_owned)),
+        _ => None,
+    }
+}
+
+/// One call; one that may rescan (see [`scan_target`]) is watched while it
+/// runs, its progress sent as [`Update::Scan`], and `Scan(None)` after.
+pub fn call_watched(
+    b: &dyn Backend,
+    sink: &Sink,
+    id: u64,
+    wallet: Option<&str>,
+    method: &str,
+    params: Value,
+) -> Result<Value, BackendError> {
+    let Some(target) = scan_target(wallet, method, &params) else {
+        return b.rpc(wallet, method, params);
+    };
+    let (done, ended) = cc::bounded::<()>(0);
+    let r = std::thread::scope(|s| {
+        // If no thread can be started, the call still runs, unwatched.
+        let _ = std::thread::Builder::new()
+            .name("gui-scan".into())
+            .spawn_scoped(s, || watch_scan(b, sink, id, target.as_deref(), &ended));
+        let r = b.rpc(wallet, method, params);
+        drop(done);
+        r
+    });
+    sink.send(id, Update::Scan(None));
+    r
+}
+
+/// Asks `wallet`'s `getwalletinfo` every [`SCAN_POLL`] until `ended`
+/// disconnects, reporting its `scanning` field.
+fn watch_scan(
+    b: &dyn Backend,
+    sink: &Sink,
+    id: u64,
+    wallet: Option<&str>,
+    ended: &cc::Receiver<()>,
+) {
+    while let Err(cc::RecvTimeoutError::Timeout) = ended.recv_timeout(SCAN_POLL) {
+        match b.rpc(wallet, "getwalletinfo", json!([])) {
+            Ok(info) => {
+                sink.send(
+                    id,
+                    Update::Scan(ScanProgress::from_wallet_info(wallet, &info)),
+                );
+            }
+            Err(e) if e.is_disconnect() => return,
+            // Not loaded yet, say: ask again.
+            Err(_) => {}
+        }
+    }
+}
+
 fn job_loop(b: &dyn Backend, sink: &Sink, id: u64, jobs: &cc::Receiver<Job>) {
     for job in jobs {
         match job {
@@ -276,7 +372,7 @@ fn job_loop(b: &dyn Backend, sink: &Sink, id: u64, jobs: &cc::Receiver<Job>) {
                 method,
                 params,
             } => {
-                let r = b.rpc(wallet.as_deref(), &method, params);
+                let r = call_watched(b, sink, id, wallet.as_deref(), &method, params);
                 if let Err(BackendError::Disconnected(why)) = &r {
                     sink.send(id, Update::Lost(why.clone()));
                 }
@@ -288,9 +384,9 @@ fn job_loop(b: &dyn Backend, sink: &Sink, id: u64, jobs: &cc::Receiver<Job>) {
                 line,
             } => {
                 let r = match console::parse(&line) {
-                    Ok(Some(call)) => {
-                        console::eval(&call, &mut |m, p| b.rpc(wallet.as_deref(), m, p))
-                    }
+                    Ok(Some(call)) => console::eval(&call, &mut |m, p| {
+                        call_watched(b, sink, id, wallet.as_deref(), m, p)
+                    }),
                     Ok(None) => Ok(Value::Null),
                     Err(e) => Err(e.into()),
                 };
@@ -312,10 +408,11 @@ pub fn dirt_of(n: &Notification, wallet: Option<&str>) -> Dirty {
         }
         Notification::Mempool => Dirty::MEMPOOL | Dirty::IPC,
         Notification::WalletChanged { wallet: w } => {
-            if wallet.is_none_or(|cur| cur == w) {
+            if wallet == Some(w.as_str()) {
                 Dirty::WALLET | Dirty::IPC
             } else {
-                // Another wallet: perhaps one just loaded; the list may
+                // Another wallet, or none shown: perhaps one was loaded
+                // behind our back (RPC, another window); the list may
                 // have changed.
                 Dirty::WALLETS | Dirty::IPC
             }

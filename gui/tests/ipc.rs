@@ -14,7 +14,7 @@ use btc_core::interfaces::{
 use btc_gui::app::{AppConfig, GuiApp};
 use btc_gui::backend::{Backend, Connector, Notification};
 use btc_gui::error::BackendError;
-use btc_gui::ipc::IpcBackend;
+use btc_gui::ipc::{AttachConnector, IpcBackend};
 use btc_gui::model::Phase;
 use crossbeam_channel as cc;
 use egui_kittest::kittest::Queryable;
@@ -42,11 +42,17 @@ struct FakeNode {
 impl FakeNode {
     /// Serves `conn` on a thread, like the node serves its GUI.
     fn serve(conn: Connection) -> FakeNode {
+        FakeNode::serve_with_secret(conn, None)
+    }
+
+    /// [`serve`](Self::serve), refusing a hello without `secret` as a node
+    /// bound beyond loopback does.
+    fn serve_with_secret(conn: Connection, secret: Option<String>) -> FakeNode {
         let (cmds, rx) = cc::unbounded();
         let balance = Arc::new(AtomicI64::new(100_000_000));
         let calls = Arc::new(Mutex::new(Vec::new()));
         let (b, c) = (Arc::clone(&balance), Arc::clone(&calls));
-        let thread = std::thread::spawn(move || node_loop(conn, &rx, &b, &c));
+        let thread = std::thread::spawn(move || node_loop(conn, secret.as_deref(), &rx, &b, &c));
         FakeNode {
             cmds,
             balance,
@@ -100,6 +106,7 @@ fn answer(req: &RpcRequest, balance: i64) -> RpcReply {
 
 fn node_loop(
     conn: Connection,
+    secret: Option<&str>,
     cmds: &cc::Receiver<Cmd>,
     balance: &AtomicI64,
     calls: &Mutex<Vec<String>>,
@@ -116,6 +123,11 @@ fn node_loop(
                     method::HELLO => {
                         let h: Hello = calls::decode(&req.payload).unwrap();
                         assert_eq!(h.role, Role::Gui);
+                        if secret.is_some() && h.auth.as_deref() != secret {
+                            // The node's words (node/src/ipc/peer.rs).
+                            let _ = req.reply(Err("wrong or missing IPC secret"));
+                            return;
+                        }
                         calls::encode(&HelloReply {
                             version: PROTOCOL_VERSION,
                             role: Role::Node,
@@ -313,4 +325,93 @@ fn the_window_updates_from_ipc_notifications_and_survives_the_node_vanishing() {
 
 fn a_wallet(h: &Harness<'_, GuiApp>) -> Option<String> {
     h.state().model.wallet.clone()
+}
+
+/// A listener on a fresh unix socket, and its address.
+fn unix_listener(name: &str) -> (shm_ipc::Listener, String, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("gui-ipc-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let addr = format!("unix:{}", dir.join("node.sock").display());
+    let l = shm_ipc::Listener::bind(&shm_ipc::Address::parse(&addr).unwrap()).unwrap();
+    (l, addr, dir)
+}
+
+/// Accepts one peer (the listener may be non-blocking).
+fn accept_one(l: &shm_ipc::Listener) -> Connection {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match l.accept(Duration::from_secs(10)) {
+            Ok(c) => return c,
+            Err(shm_ipc::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                assert!(Instant::now() < deadline, "no peer came");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => panic!("accept: {e}"),
+        }
+    }
+}
+
+#[test]
+fn an_attached_gui_presents_the_ipc_secret_of_its_cookie_file() {
+    let (l, addr, dir) = unix_listener("secret");
+    let secret = "5ec2e7".repeat(8);
+    let good = dir.join(".ipccookie");
+    // As the node writes it; the GUI trims, like the wallet process.
+    std::fs::write(&good, format!("{secret}\n")).unwrap();
+    let wrong = dir.join("wrong.cookie");
+    std::fs::write(&wrong, "00".repeat(32)).unwrap();
+
+    // The right secret: in, and calls work.
+    let connector = AttachConnector::new(&addr, "regtest").with_cookie_file(Some(good));
+    let node = std::thread::scope(|s| {
+        let t = s.spawn(|| FakeNode::serve_with_secret(accept_one(&l), Some(secret.clone())));
+        let b = connector.connect(&|_| {}).unwrap();
+        assert_eq!(b.rpc(None, "uptime", json!([])).unwrap(), json!(5));
+        assert!(!b.owns_node());
+        b.close(&|_| {});
+        t.join().unwrap()
+    });
+    assert!(node.called("uptime"));
+
+    // A wrong secret, and none: refused, with the node's reason and what
+    // to do, not a hang.
+    for (cookie, hint) in [
+        (Some(wrong), "is not this node's current .ipccookie"),
+        (None, "-ipccookiefile=<its datadir>/<chain>/.ipccookie"),
+    ] {
+        let c = AttachConnector::new(&addr, "regtest").with_cookie_file(cookie);
+        let e = std::thread::scope(|s| {
+            let t = s.spawn(|| FakeNode::serve_with_secret(accept_one(&l), Some(secret.clone())));
+            let e = c.connect(&|_| {}).err().expect("refused");
+            drop(t.join().unwrap());
+            e
+        });
+        let msg = e.to_string();
+        assert!(msg.contains("wrong or missing IPC secret"), "{msg}");
+        assert!(msg.contains(hint), "{msg}");
+    }
+
+    // A cookie file that can't be read, or is empty: an error before
+    // connecting at all.
+    let missing = dir.join("missing.cookie");
+    let e = AttachConnector::new(&addr, "regtest")
+        .with_cookie_file(Some(missing.clone()))
+        .connect(&|_| {})
+        .err()
+        .expect("no cookie");
+    assert!(
+        e.to_string()
+            .contains(&format!("cannot read -ipccookiefile {}", missing.display())),
+        "{e}"
+    );
+    let empty = dir.join("empty.cookie");
+    std::fs::write(&empty, "\n").unwrap();
+    let e = AttachConnector::new(&addr, "regtest")
+        .with_cookie_file(Some(empty))
+        .connect(&|_| {})
+        .err()
+        .expect("empty cookie");
+    assert!(e.to_string().contains("is empty"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -326,6 +326,18 @@ fn the_binary_prints_help_and_refuses_bad_options() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("-ipcconnect=nonsense"));
+    assert!(text.contains("-ipccookiefile=<file>"), "{text}");
+    let out = Command::new(exe)
+        .args(["-regtest", "-ipccookiefile=/tmp/x"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("-ipccookiefile is the secret of a node attached to with -ipcconnect"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn main() {

@@ -11,6 +11,7 @@ use btc_gui::backend::Connector;
 use btc_gui::fake::{FakeNode, FAKE_FEE};
 use btc_gui::model::Phase;
 use btc_gui::ui::send::Stage;
+use egui::accesskit::Role;
 use egui_kittest::kittest::{NodeT, Queryable};
 use egui_kittest::Harness;
 
@@ -236,6 +237,27 @@ fn wizard_opens_a_wallet_from_disk_and_reports_a_missing_one() {
         h.state().model.wallet.as_deref() == Some("bob")
     });
     wait_for_text(&mut h, "Balances");
+}
+
+#[test]
+fn a_wallet_loaded_elsewhere_is_shown_once_the_node_mentions_it() {
+    // The wizard is up (no wallet); a wallet is loaded over RPC, and the
+    // node's first word about it is a WalletChanged (a block paying it).
+    let node = FakeNode::new("regtest");
+    let mut h = harness(&node);
+    wait_for_text(&mut h, "Create a new wallet");
+    node.add_wallet("erin", None, true);
+    let addr = node.new_address("erin", "");
+    node.mine(1, &addr);
+    settle(&mut h, "erin shown", |h| {
+        h.state().model.wallet.as_deref() == Some("erin")
+    });
+    settle(&mut h, "erin's coinbase", |h| {
+        h.state()
+            .model
+            .balances
+            .is_some_and(|b| b.immature == 50 * COIN)
+    });
 }
 
 #[test]
@@ -719,6 +741,135 @@ fn a_wallet_loaded_from_the_console_joins_the_wallet_list() {
     );
 }
 
+// ---- Rescan progress -----------------------------------------------------------------------
+
+/// The rescan progress bars shown: (text, percent).
+fn scan_bars(h: &H) -> Vec<(String, f64)> {
+    h.query_all_by(|n| {
+        n.role() == Role::ProgressIndicator
+            && n.label().is_some_and(|l| l.starts_with("Rescanning"))
+    })
+    .map(|n| {
+        let a = n.accesskit_node();
+        (
+            a.label().unwrap_or_default(),
+            a.numeric_value().unwrap_or(-1.0),
+        )
+    })
+    .collect()
+}
+
+/// Steps frames until a rescan bar of `wallet` shows more than `above`
+/// percent; returns that percent. Every frame must be quick: the rescan
+/// runs on a worker, and its progress is asked for on another.
+#[track_caller]
+fn wait_for_scan_above(h: &mut H, wallet: &str, above: f64) -> f64 {
+    let prefix = format!("Rescanning wallet {wallet}: ");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let t = Instant::now();
+        h.step();
+        assert!(
+            t.elapsed() < Duration::from_millis(500),
+            "a frame waited for the node"
+        );
+        if let Some(p) = scan_bars(h)
+            .into_iter()
+            .filter(|(l, _)| l.starts_with(&prefix))
+            .map(|(_, p)| p)
+            .find(|p| *p > above)
+        {
+            return p;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no rescan progress of {wallet} above {above}%: {:?}",
+            scan_bars(h)
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_console_rescan_shows_its_progress_and_never_blocks_the_window() {
+    let (node, _) = funded();
+    let mut h = ready(&node);
+    tab(&mut h, "Console");
+    node.set_rescan(Duration::from_millis(2300));
+    run_command(&mut h, "rescanblockchain");
+    assert!(shows(&h, "Running a console command…"));
+    // Asked once a second while it runs: ~43% after 1 s, ~87% after 2 s.
+    let first = wait_for_scan_above(&mut h, "alice", 0.0);
+    assert!(h.state().model.scan.is_some());
+    let second = wait_for_scan_above(&mut h, "alice", first);
+    assert!(second > first, "{first} → {second}");
+    // The answer, then no bar.
+    wait_for_part(&mut h, "\"stop_height\": 101");
+    settle(&mut h, "the bar gone", |h| scan_bars(h).is_empty());
+    assert_eq!(h.state().model.scan, None);
+    let polls = node
+        .calls()
+        .iter()
+        .filter(|c| c.0.as_deref() == Some("alice") && c.1 == "getwalletinfo")
+        .count();
+    assert!((2..=6).contains(&polls), "{polls} getwalletinfo calls");
+
+    // A quick call that may rescan ends before the first question: no bar.
+    node.set_rescan(Duration::ZERO);
+    run_command(&mut h, "rescanblockchain");
+    settle(&mut h, "the answer", |h| {
+        h.state().screens.console.busy().is_none()
+    });
+    assert!(scan_bars(&h).is_empty());
+    assert_eq!(h.state().model.scan, None);
+}
+
+#[test]
+fn loading_a_wallet_from_the_wizard_shows_its_rescans_progress() {
+    let node = FakeNode::new("regtest");
+    node.add_wallet("bob", None, false);
+    let mut h = harness(&node);
+    wait_for_text(&mut h, "Open bob");
+    node.set_rescan(Duration::from_millis(2300));
+    click(&mut h, "Open bob");
+    assert!(shows(&h, "Opening wallet bob…"));
+    // Asked of the wallet being loaded (not in listwallets yet).
+    let first = wait_for_scan_above(&mut h, "bob", 0.0);
+    assert!(
+        scan_bars(&h).len() >= 2,
+        "in the wizard and the status bar: {:?}",
+        scan_bars(&h)
+    );
+    wait_for_scan_above(&mut h, "bob", first);
+    settle(&mut h, "bob shown", |h| {
+        h.state().model.wallet.as_deref() == Some("bob")
+    });
+    settle(&mut h, "the bar gone", |h| scan_bars(h).is_empty());
+    assert!(node
+        .calls()
+        .iter()
+        .any(|c| c.0.as_deref() == Some("bob") && c.1 == "getwalletinfo"));
+}
+
+// ---- Attaching with an IPC secret ----------------------------------------------------------
+
+#[test]
+fn an_unreadable_ipc_cookie_file_is_a_clear_error_in_the_window() {
+    let missing = std::env::temp_dir().join(format!("gui-no-cookie-{}", std::process::id()));
+    let connector = Arc::new(
+        btc_gui::ipc::AttachConnector::new("tcp:127.0.0.1:9", "regtest")
+            .with_cookie_file(Some(missing.clone())),
+    );
+    let mut h = harness_with(connector, &[], Arc::new(AtomicBool::new(false)));
+    wait_for_text(&mut h, "Could not connect to the node");
+    assert!(shows_part(
+        &h,
+        &format!("cannot read -ipccookiefile {}", missing.display())
+    ));
+    assert!(shows(&h, "Reconnect"), "and it can be tried again");
+    assert!(matches!(h.state().model.phase, Phase::Failed(_)));
+}
+
 // ---- The node going away ------------------------------------------------------------------
 
 #[test]
@@ -799,7 +950,7 @@ fn an_attached_node_that_goes_away_offers_reconnect() {
     node.disappear();
     wait_for_text(&mut h, "Node disconnected");
     click(&mut h, "Reconnect");
-    wait_for_text(&mut h, "The node could not be started");
+    wait_for_text(&mut h, "Could not connect to the node");
     node.revive();
     click(&mut h, "Reconnect");
     settle(&mut h, "connected", |h| h.state().model.connected());

@@ -43,7 +43,7 @@ fn run() -> anyhow::Result<ExitCode> {
     let connector: Arc<dyn Connector> = match &opts.ipcconnect {
         Some(addr) => {
             shm_ipc::Address::parse(addr).with_context(|| format!("-ipcconnect={addr}"))?;
-            Arc::new(AttachConnector::new(addr, &chain))
+            Arc::new(AttachConnector::new(addr, &chain).with_cookie_file(opts.cookie_file()))
         }
         None => Arc::new(SpawnConnector::new(
             opts.node_path

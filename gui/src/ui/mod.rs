@@ -206,8 +206,10 @@ pub fn top_bar(ui: &mut egui::Ui, model: &Model, tab: &mut Tab, spawns: bool) ->
                     ui.horizontal_wrapped(|ui| {
                         let title = if lost {
                             "Node disconnected"
-                        } else {
+                        } else if spawns {
                             "The node could not be started"
+                        } else {
+                            "Could not connect to the node"
                         };
                         ui.strong(title);
                         ui.label(format!("({why}).")).on_hover_text(why.as_str());
@@ -262,7 +264,23 @@ pub fn status_bar(ui: &mut egui::Ui, model: &Model, describe: &str, busy: Option
             ui.spinner();
             ui.label(b);
         }
+        if model.scan.is_some() {
+            ui.separator();
+            scan_bar(ui, model);
+        }
     });
+}
+
+/// The progress of a rescan under way, if any (asked for once a second
+/// while a call that may rescan runs).
+pub fn scan_bar(ui: &mut egui::Ui, model: &Model) {
+    if let Some(s) = &model.scan {
+        ui.add(
+            egui::ProgressBar::new(s.progress as f32)
+                .desired_width(240.0)
+                .text(s.text()),
+        );
+    }
 }
 
 /// While closing: a modal saying what is going on (the window can't be

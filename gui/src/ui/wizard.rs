@@ -121,6 +121,8 @@ impl WizardScreen {
                 ui.spinner();
                 ui.label(b.as_str());
             });
+            // Loading a wallet may rescan the chain for it.
+            super::scan_bar(ui, ctx.model);
         }
         if let Some(e) = &self.error {
             error(ui, e);

@@ -165,6 +165,56 @@ pub fn is_stale(bin: &Path) -> bool {
     })
 }
 
+/// `bitcoin-gui` (package `btc-gui`), in the same directory as
+/// [`PROGRAMS`] (it starts the `bitcoin-node` next to it); built with the
+/// running cargo, like them, when missing or older than its sources.
+pub fn gui_program() -> PathBuf {
+    static GUI: OnceLock<PathBuf> = OnceLock::new();
+    GUI.get_or_init(build_gui).clone()
+}
+
+fn build_gui() -> PathBuf {
+    const HOW: &str = "cargo build --release -p btc-gui --bin bitcoin-gui";
+    let dir = bin_dir();
+    let bin = dir.join("bitcoin-gui");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let stale = is_stale(&bin)
+        || fs::metadata(&bin)
+            .and_then(|m| m.modified())
+            .map_or(true, |t| newer_source(&root.join("gui"), t));
+    if !stale {
+        return bin;
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
+    let profile = match dir.file_name().and_then(|s| s.to_str()) {
+        Some("debug") => "dev",
+        Some(p) => p,
+        None => "release",
+    };
+    eprintln!("bitcoin-gui is missing or older than its sources: building it");
+    let out = Command::new(&cargo)
+        .args(["build", "--quiet", "-p", "btc-gui", "--bin", "bitcoin-gui"])
+        .args(["--profile", profile])
+        .env("CARGO_TARGET_DIR", dir.parent().expect("<target>"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::null())
+        .output();
+    match out {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => panic!(
+            "building bitcoin-gui failed ({HOW}):\n{}",
+            String::from_utf8_lossy(&o.stderr)
+        ),
+        Err(e) => panic!("cannot run {cargo:?} to build bitcoin-gui ({e}): build it with `{HOW}`"),
+    }
+    assert!(
+        bin.is_file(),
+        "{} is missing: build it with `{HOW}`",
+        bin.display()
+    );
+    bin
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
