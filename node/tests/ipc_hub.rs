@@ -15,7 +15,7 @@ use btc_core::interfaces::{
     PROTOCOL_VERSION,
 };
 use btc_node::chainstate::ChainstateOptions;
-use btc_node::ipc::{Hub, Publisher};
+use btc_node::ipc::{Hub, Origin, Publisher};
 use btc_node::mempool::MempoolOptions;
 use btc_node::node::{Node, NodeOptions};
 use btc_node::params::ChainParams;
@@ -72,7 +72,7 @@ fn bad_hellos_are_refused_and_the_node_keeps_going() {
         .enumerate()
     {
         let (ours, theirs) = Connection::pair().unwrap();
-        hub.accept(theirs, format!("bad peer {i}"), false);
+        hub.accept(theirs, format!("bad peer {i}"), Origin::Local, false);
         let r = match *attempt {
             "version" => hello(&ours, PROTOCOL_VERSION + 1, "regtest"),
             "chain" => hello(&ours, PROTOCOL_VERSION, "main"),
@@ -103,6 +103,36 @@ fn bad_hellos_are_refused_and_the_node_keeps_going() {
     assert_eq!(tip.len(), 1);
 }
 
+/// With a secret (a listener beyond loopback), only the peers of that
+/// listener must present it: the node's own child and the GUI that started
+/// it (socketpairs), and local listeners, are not asked.
+#[test]
+fn only_remote_peers_are_asked_for_the_ipc_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = open(dir.path());
+    let (publisher, _) = Publisher::start(Some(16 * 1024)).unwrap();
+    let hub = Hub::new(&node, publisher, None, Some("s3cret".into()));
+    let try_hello = |origin: Origin, auth: Option<&str>| {
+        let (ours, theirs) = Connection::pair().unwrap();
+        hub.accept(theirs, format!("{origin:?} peer"), origin, false);
+        let h = Hello {
+            version: PROTOCOL_VERSION,
+            role: Role::Wallet,
+            chain: "regtest".into(),
+            auth: auth.map(str::to_owned),
+        };
+        ours.call(method::HELLO, &encode(&h), Some(T))
+            .map_err(|e| e.to_string())
+    };
+    for origin in [Origin::Inherited, Origin::Local] {
+        assert!(try_hello(origin, None).is_ok(), "{origin:?}");
+    }
+    let refused = try_hello(Origin::Remote, None).unwrap_err();
+    assert!(refused.contains("IPC secret"), "{refused}");
+    assert!(try_hello(Origin::Remote, Some("wrong")).is_err());
+    assert!(try_hello(Origin::Remote, Some("s3cret")).is_ok());
+}
+
 #[test]
 fn garbage_calls_get_errors_and_a_wallet_that_stops_reading_is_dropped() {
     let dir = tempfile::tempdir().unwrap();
@@ -111,7 +141,7 @@ fn garbage_calls_get_errors_and_a_wallet_that_stops_reading_is_dropped() {
 
     // The honest wallet: reads every record and says how far it got.
     let (honest, theirs) = Connection::pair().unwrap();
-    hub.accept(theirs, "honest".into(), false);
+    hub.accept(theirs, "honest".into(), Origin::Local, false);
     assert_eq!(
         hello(&honest, PROTOCOL_VERSION, "regtest").unwrap().chain,
         "regtest"
@@ -153,7 +183,7 @@ fn garbage_calls_get_errors_and_a_wallet_that_stops_reading_is_dropped() {
 
     // The hostile wallet: hello, subscribe, garbage, then silence.
     let (hostile, theirs) = Connection::pair().unwrap();
-    hub.accept(theirs, "hostile".into(), false);
+    hub.accept(theirs, "hostile".into(), Origin::Local, false);
     hello(&hostile, PROTOCOL_VERSION, "regtest").unwrap();
     let _never_read: Receiver<EventRecord> = hostile
         .subscribe(EVENTS_CHANNEL, Trust::UNTRUSTED, T)
@@ -209,6 +239,26 @@ fn garbage_calls_get_errors_and_a_wallet_that_stops_reading_is_dropped() {
     let script = ScriptBuf::new_op_return([1u8; 4]);
     let started = Instant::now();
     node.generate(300, &script, 1_000_000).unwrap();
+    // While the hostile one holds the ring full, the ring statistics
+    // (getipcinfo) answer at once, saying the writer waits.
+    let watch = Instant::now();
+    loop {
+        let asked = Instant::now();
+        let info = hub.publisher().info();
+        assert!(
+            asked.elapsed() < Duration::from_millis(500),
+            "ring statistics took {:?}",
+            asked.elapsed()
+        );
+        if info[0]["waiting_for_subscribers"] == serde_json::json!(true) {
+            break;
+        }
+        assert!(
+            watch.elapsed() < Duration::from_secs(8),
+            "the writer never showed as waiting: {info}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     // The hostile one is dropped once the ring stayed full for 10 s.
     assert!(
         hostile.wait_closed(Duration::from_secs(60)),

@@ -480,16 +480,9 @@ impl Drop for Paused {
 /// enough for the window's first question; resumed, it answers that
 /// question while the rescan still has work left.
 ///
-/// Fails today, on the node's side: `Hub::serve` (node/src/ipc/hub.rs)
-/// answers a GUI connection's calls one after the other, so the
-/// `getwalletinfo` (and every refresh) waits until the rescan's answer
-/// (measured: a `getblockcount` over the same connection took 2.1 s
-/// during a 2.4 s rescan, 0.1 ms otherwise; over HTTP, `getwalletinfo`
-/// reports `scanning` every 200 ms during the same rescan). The window
-/// itself never blocks (asserted below); the FakeNode tests in
-/// gui/tests/screens.rs show the bar.
+/// The node answers a GUI's calls each on its own thread (`Hub::serve`),
+/// so the progress question does not wait behind the rescan.
 #[test]
-#[ignore = "bug: bitcoin-node answers a GUI's IPC calls one at a time (Hub::serve), so the rescan progress (getwalletinfo) waits behind the rescan"]
 fn a_console_rescan_on_the_real_wallet_shows_its_progress() {
     const BLOCKS: u64 = 20_000;
     let dir = tempdir();
@@ -952,17 +945,12 @@ fn an_attached_window_needs_the_ipc_cookie_of_a_node_bound_beyond_loopback() {
 
 /// `bitcoin-gui -ipcbind=tcp:0.0.0.0:PORT -ipcallowremote` passes both
 /// options to the node it starts, which then also accepts remote wallets
-/// and GUIs; its own GUI (on `-ipcfd`) and its own wallet child should
-/// still need no secret.
+/// and GUIs; its own GUI (on `-ipcfd`) and its own wallet child need
+/// no secret.
 ///
-/// Fails today, on the node's side: with a secret, `Hub::handshake`
-/// (node/src/ipc/hub.rs) asks every peer for it, also the spawning GUI
-/// and the wallet child, which send none: the window says "the node
-/// refused the GUI: wrong or missing IPC secret", and debug.log says
-/// "cannot start bitcoin-wallet: wrong or missing IPC secret" every few
-/// seconds.
+/// Only peers of the listener beyond loopback are asked for the secret
+/// (`hub::Origin`).
 #[test]
-#[ignore = "bug: with -ipcallowremote the node asks its -ipcfd GUI and its own wallet child for the IPC secret (Hub::handshake), refusing both"]
 fn a_started_node_bound_beyond_loopback_still_lets_its_gui_and_wallet_in() {
     let dir = tempdir();
     let port = free_port();

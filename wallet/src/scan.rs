@@ -12,7 +12,7 @@
 
 use bitcoin::hashes::Hash;
 use bitcoin::Txid;
-use btc_core::archive::BlockTables;
+use btc_core::archive::{prevout_key, BlockTables};
 use btc_core::ArchivedBlockArchive;
 
 use crate::index::{OutpointIndex, ScriptIndex, ScriptOrigin};
@@ -144,13 +144,17 @@ pub fn match_block<'a>(
     }
 
     if !outpoints.is_empty() || !found.is_empty() {
+        // Compared by key first, so an input's entry is read only when its
+        // key is one of these.
+        let found_keys: Vec<u64> = found.iter().map(|(t, v)| prevout_key(t, *v)).collect();
         for (i, key) in block.prevout_keys.iter().enumerate() {
             let prevout = || {
                 let input = block.inputs.get(i)?;
                 Some((&input.prev_txid, input.prev_vout.to_native()))
             };
-            let ours = outpoints.contains_by_key(key.to_native(), prevout)
-                || (!found.is_empty()
+            let key = key.to_native();
+            let ours = outpoints.contains_by_key(key, prevout)
+                || (found_keys.contains(&key)
                     && prevout().is_some_and(|(txid, vout)| {
                         found.iter().any(|(t, v)| t == txid && *v == vout)
                     }));

@@ -24,6 +24,24 @@ use crate::wallets::{is_wallet_method, WalletEvent, Wallets};
 /// wallet child.
 const CHILD_WAIT: Duration = Duration::from_secs(20);
 
+/// GUI calls answered at once, each on its own thread (more wait for one
+/// to finish): a rescan never holds up the calls that watch its progress.
+const MAX_GUI_CALLS_IN_FLIGHT: usize = 16;
+
+/// Where a connection came from, which decides whether its peer must
+/// present the IPC secret.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// A socketpair this node made or inherited: its wallet child, the GUI
+    /// that started it.
+    Inherited,
+    /// A listener on a unix socket (0600) or a loopback address.
+    Local,
+    /// A listener beyond loopback (`-ipcallowremote`): the peer must
+    /// present the secret.
+    Remote,
+}
+
 /// The node's IPC connections.
 pub struct Hub {
     node: Weak<Node>,
@@ -107,10 +125,19 @@ impl Hub {
         self.peers.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// Hello, then the rings the peer may read.
-    pub fn handshake(&self, conn: Connection, label: String) -> Result<Arc<Peer>, String> {
-        let peer = Peer::handshake(conn, label, &self.chain, self.auth.as_deref())
-            .map_err(|e| e.to_string())?;
+    /// Hello, then the rings the peer may read. Only a peer from a remote
+    /// listener is asked for the secret.
+    pub fn handshake(
+        &self,
+        conn: Connection,
+        label: String,
+        origin: Origin,
+    ) -> Result<Arc<Peer>, String> {
+        let secret = match origin {
+            Origin::Remote => self.auth.as_deref(),
+            Origin::Inherited | Origin::Local => None,
+        };
+        let peer = Peer::handshake(conn, label, &self.chain, secret).map_err(|e| e.to_string())?;
         self.publisher
             .offer(&peer.conn, peer.role == Role::Gui)
             .map_err(|e| format!("offering the notification rings: {e}"))?;
@@ -120,10 +147,10 @@ impl Hub {
     /// Takes a connection that is not the wallet child: handshake, serve it
     /// until it ends. `parent`: it is the GUI that spawned this node, whose
     /// going away stops the node.
-    pub fn accept(self: &Arc<Self>, conn: Connection, label: String, parent: bool) {
+    pub fn accept(self: &Arc<Self>, conn: Connection, label: String, origin: Origin, parent: bool) {
         let me = self.clone();
         std::thread::spawn(move || {
-            let peer = match me.handshake(conn, label.clone()) {
+            let peer = match me.handshake(conn, label.clone(), origin) {
                 Ok(p) => p,
                 Err(e) => {
                     crate::log_line!("ipc: {label} refused: {e}");
@@ -162,8 +189,9 @@ impl Hub {
         }
     }
 
-    /// Accepts connections on `listener` until the node stops.
-    pub fn listen(self: &Arc<Self>, listener: Listener) {
+    /// Accepts connections on `listener` until the node stops; `origin`
+    /// is [`Origin::Local`] or [`Origin::Remote`].
+    pub fn listen(self: &Arc<Self>, listener: Listener, origin: Origin) {
         let me = self.clone();
         std::thread::spawn(move || {
             let label = listener.address().to_string();
@@ -175,7 +203,9 @@ impl Hub {
                         let (me, label) = (me.clone(), label.clone());
                         std::thread::spawn(move || {
                             match pending.handshake(super::peer::HELLO_TIMEOUT) {
-                                Ok(conn) => me.accept(conn, format!("peer on {label}"), false),
+                                Ok(conn) => {
+                                    me.accept(conn, format!("peer on {label}"), origin, false)
+                                }
                                 Err(e) => crate::log_line!(
                                     "ipc: a peer on {label} failed its handshake: {e}"
                                 ),
@@ -197,15 +227,36 @@ impl Hub {
         });
     }
 
-    /// Answers the peer's calls until its connection ends.
-    pub fn serve(&self, peer: &Arc<Peer>) {
+    /// Answers the peer's calls until its connection ends. A GUI's RPC
+    /// calls run each on its own thread (up to
+    /// [`MAX_GUI_CALLS_IN_FLIGHT`]), as HTTP's do; a wallet's Chain calls
+    /// are answered in order.
+    pub fn serve(self: &Arc<Self>, peer: &Arc<Peer>) {
         let Some(node) = self.node.upgrade() else {
             return;
         };
+        let in_flight = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         for req in peer.conn.requests().iter() {
+            if peer.role == Role::Gui && req.method == method::NODE_RPC {
+                let me = self.clone();
+                let answer = move |req: shm_ipc::Request| {
+                    let reply = me.node_rpc(&req.payload);
+                    let _ = req.reply(Ok(&reply));
+                };
+                if in_flight.load(std::sync::atomic::Ordering::Relaxed) >= MAX_GUI_CALLS_IN_FLIGHT {
+                    answer(req);
+                    continue;
+                }
+                in_flight.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let n = in_flight.clone();
+                std::thread::spawn(move || {
+                    answer(req);
+                    n.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                });
+                continue;
+            }
             let result = match (peer.role, req.method) {
                 (_, method::HELLO) => Err("already said hello".to_string()),
-                (Role::Gui, method::NODE_RPC) => Ok(self.node_rpc(&req.payload)),
                 (Role::Wallet, method::WALLET_CHANGED) => match decode::<String>(&req.payload) {
                     Ok(name) => {
                         self.publisher.wallet_changed(&name);
@@ -381,18 +432,21 @@ impl Wallets for Hub {
             .map_err(from_remote);
         if matches!(method_name, "createwallet" | "loadwallet" | "unloadwallet") {
             peer.refresh_wallets();
-            if let (Ok(v), Some(s)) = (&result, &self.supervisor) {
-                let is_child = s.peer().is_some_and(|c| Arc::ptr_eq(&c, &peer));
-                if is_child {
-                    let name = v
-                        .get("name")
-                        .and_then(Value::as_str)
-                        .map(str::to_owned)
-                        .or_else(|| wallet.map(str::to_owned))
-                        .or_else(|| params.get(0).and_then(Value::as_str).map(str::to_owned));
-                    if let Some(name) = name {
-                        s.set_loaded(&name, method_name != "unloadwallet");
+            if let Ok(v) = &result {
+                let name = v
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+                    .or_else(|| wallet.map(str::to_owned))
+                    .or_else(|| params.get(0).and_then(Value::as_str).map(str::to_owned));
+                if let Some(name) = name {
+                    if let Some(s) = &self.supervisor {
+                        if s.peer().is_some_and(|c| Arc::ptr_eq(&c, &peer)) {
+                            s.set_loaded(&name, method_name != "unloadwallet");
+                        }
                     }
+                    // GUIs learn of the wallet list's change at once.
+                    self.publisher.wallet_changed(&name);
                 }
             }
         }

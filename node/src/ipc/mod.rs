@@ -10,7 +10,7 @@ pub mod publisher;
 pub mod setup;
 pub mod supervisor;
 
-pub use hub::Hub;
+pub use hub::{Hub, Origin};
 pub use publisher::Publisher;
 pub use setup::start;
 pub use supervisor::Supervisor;

@@ -48,6 +48,9 @@ pub struct Publisher {
     changed: Condvar,
     events: Mutex<Sender<EventRecord>>,
     ui: Mutex<Sender<EventRecord>>,
+    /// The event ring's statistics when `info` last got its lock: what
+    /// `getipcinfo` shows while a send waits for a slow subscriber.
+    events_info: Mutex<Value>,
 }
 
 impl Publisher {
@@ -65,6 +68,7 @@ impl Publisher {
             changed: Condvar::new(),
             events: Mutex::new(events),
             ui: Mutex::new(ui),
+            events_info: Mutex::new(Value::Null),
         });
         let me = p.clone();
         let thread = std::thread::Builder::new()
@@ -152,9 +156,32 @@ impl Publisher {
                 "subscribers": s.subscriber_count(),
             })
         };
-        let ev = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        // The event ring's lock is held by a send that may wait up to
+        // STUCK_AFTER for a subscriber: never wait for it here.
+        let mut last = self.events_info.lock().unwrap_or_else(|e| e.into_inner());
+        let events = match self.events.try_lock() {
+            Ok(ev) => {
+                *last = ring("events", &ev);
+                last.clone()
+            }
+            Err(std::sync::TryLockError::Poisoned(p)) => {
+                *last = ring("events", &p.into_inner());
+                last.clone()
+            }
+            Err(std::sync::TryLockError::WouldBlock) => {
+                let mut v = match &*last {
+                    Value::Null => json!({ "name": "events" }),
+                    seen => seen.clone(),
+                };
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("waiting_for_subscribers".into(), Value::Bool(true));
+                }
+                v
+            }
+        };
+        drop(last);
         let ui = self.ui.lock().unwrap_or_else(|e| e.into_inner());
-        json!([ring("events", &ev), ring("ui", &ui)])
+        json!([events, ring("ui", &ui)])
     }
 
     fn run(&self) {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use shm_ipc::{Address, Listener};
 
-use super::{Hub, Publisher, Supervisor};
+use super::{Hub, Origin, Publisher, Supervisor};
 use crate::config::Config;
 use crate::node::Node;
 
@@ -111,11 +111,21 @@ pub fn start(
     for addr in listeners {
         let l = Listener::bind(&addr).with_context(|| format!("-ipcbind={addr}"))?;
         crate::log_line!("ipc: listening on {addr}");
-        hub.listen(l);
+        let origin = if addr.is_loopback() {
+            Origin::Local
+        } else {
+            Origin::Remote
+        };
+        hub.listen(l, origin);
     }
     if let Some(conn) = shm_ipc::connection_from_args(args.iter(), Duration::from_secs(10)) {
         let conn = conn.context("-ipcfd: the spawning process's connection")?;
-        hub.accept(conn, "the process that started this node".into(), true);
+        hub.accept(
+            conn,
+            "the process that started this node".into(),
+            Origin::Inherited,
+            true,
+        );
     }
     Ok(hub)
 }

@@ -174,7 +174,7 @@ impl Supervisor {
         let (mut child, conn) =
             spawn_child(&mut cmd, SpawnOptions::default()).map_err(|e| e.to_string())?;
         let label = format!("wallet process pid {}", child.id());
-        let peer = match hub.handshake(conn, label) {
+        let peer = match hub.handshake(conn, label, super::hub::Origin::Inherited) {
             Ok(p) => p,
             Err(e) => {
                 let _ = child.kill();
