@@ -47,7 +47,9 @@ usage: system-bench [options]
   --wallet-scripts N   wallet scripts paid in the history (1000)
   --seed N             history seed (0x5eedb10c)
   --notify N           blocks mined one by one for the latency (50; quick 20)
-  --rescans N          rescans per run, each on a fresh wallet (1; quick 5)
+  --rescans N          rescans per run, each on a fresh wallet (3; quick 5):
+                       the first one also maps the block files and may
+                       read them from disk; the figures are medians
   --modes LIST         any of a,b,c (a,b,c)
   --bin-dir DIR        where bitcoind, bitcoin-node, bitcoin-wallet are
                        (default: this executable's directory)
@@ -85,7 +87,7 @@ impl Options {
                 seed: 0x5eed_b10c,
             },
             notify_blocks: if quick { 20 } else { 50 },
-            rescan_passes: if quick { 5 } else { 1 },
+            rescan_passes: if quick { 5 } else { 3 },
             modes: vec![Mode::A, Mode::B, Mode::C],
             bin_dir: None,
             keep: false,

@@ -10,7 +10,10 @@
 //!   `rescan_ratio` (B/A) and `rescan_tcp_ratio` (C/A) likewise.
 //! * `rescan_blocks_per_s_per_core`: mode B's blocks per CPU second of the
 //!   wallet process (user + system, all threads, from /proc: the cores the
-//!   matching actually used); `rescan_blocks_per_cpu_s` is the same figure,
+//!   matching actually used), the median of the passes (the first one also
+//!   maps the block files, and reads them from disk when they are not in
+//!   the page cache: `rescan_b_first_pass_blocks_per_cpu_s` is that one
+//!   alone); `rescan_blocks_per_cpu_s` is the same figure,
 //!   `rescan_b_blocks_per_s_per_nproc` divides by every core instead.
 //! * `notify_p50_us` / `notify_p99_us`: mode B's `getipcinfo`
 //!   `wallet_notify` after the one-by-one blocks (null if the node does not
@@ -158,6 +161,15 @@ impl Report {
             )
         };
         let b_per_cpu = per_cpu(&rb);
+        let b_first_per_cpu = median(
+            rb.iter()
+                .flatten()
+                .filter_map(|r| {
+                    let c = r.first_wallet_cpu_s?;
+                    (c > 0.0).then(|| f64::from(r.blocks) / c)
+                })
+                .collect(),
+        );
         let b_per_nproc = res_b.blocks_per_s.map(|x| x / nproc as f64);
         let notify = |v: &[ModeResult], f: fn(&super::runs::Notify) -> f64| {
             median(v.iter().filter_map(|r| r.notify.as_ref().map(f)).collect())
@@ -218,6 +230,7 @@ impl Report {
         put("rescan_tcp_ratio", opt(rescan_tcp_ratio));
         put("rescan_blocks_per_s_per_core", opt(b_per_cpu));
         put("rescan_blocks_per_cpu_s", opt(b_per_cpu));
+        put("rescan_b_first_pass_blocks_per_cpu_s", opt(b_first_per_cpu));
         put("rescan_b_blocks_per_s_per_nproc", opt(b_per_nproc));
         put("rescan_a_blocks_per_cpu_s", opt(per_cpu(&ra)));
         put("rescan_c_blocks_per_cpu_s", opt(per_cpu(&rc)));

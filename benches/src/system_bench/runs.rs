@@ -85,6 +85,9 @@ pub struct Rescan {
     pub wallet_cpu_s: Option<f64>,
     /// CPU seconds of the node process (modes B and C).
     pub node_cpu_s: Option<f64>,
+    /// `wallet_cpu_s` of the first pass alone (the one that maps the block
+    /// files, and reads them from disk if they are not in the page cache).
+    pub first_wallet_cpu_s: Option<f64>,
 }
 
 /// `getipcinfo`'s `wallet_notify`.
@@ -273,6 +276,7 @@ fn rescan_passes(
         bytes: h.meta.history_bytes,
         wallet_cpu_s: median(|r| r.wallet_cpu_s),
         node_cpu_s: median(|r| r.node_cpu_s),
+        first_wallet_cpu_s: v.first().and_then(|r| r.wallet_cpu_s),
     };
     let passes: Vec<String> = v
         .iter()
@@ -323,6 +327,7 @@ fn rescan(
         bytes: h.meta.history_bytes,
         wallet_cpu_s: w0.zip(w1).map(|(a, b)| b - a),
         node_cpu_s: n0.zip(n1).map(|(a, b)| b - a),
+        first_wallet_cpu_s: None,
     })
 }
 
