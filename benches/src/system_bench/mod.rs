@@ -39,9 +39,9 @@ with a wallet attached, on a synthetic regtest history (built once, cached
 under $SYSTEM_BENCH_CACHE or ~/.cache/shmbtc-system-bench/).
 
 usage: system-bench [options]
-  --quick              small history and one repetition (under 60 s)
+  --quick              small history, two repetitions (under 60 s)
   --json               print one JSON object on stdout (progress on stderr)
-  --runs N             repetitions, A and B alternating (3; quick 1)
+  --runs N             repetitions, A and B alternating (3; quick 2)
   --blocks N           blocks in the history (1600; quick 300)
   --block-kb N         target block size in kB (1500; quick 100)
   --wallet-scripts N   wallet scripts paid in the history (1000)
@@ -79,7 +79,7 @@ impl Options {
         let mut o = Options {
             quick,
             json: false,
-            runs: if quick { 1 } else { 3 },
+            runs: if quick { 2 } else { 3 },
             params: history::Params {
                 blocks: if quick { 300 } else { 1600 },
                 block_bytes: if quick { 100_000 } else { 1_500_000 },
