@@ -8,7 +8,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
 use bitcoin::consensus::serialize;
-use bitcoin::{Block, BlockHash, OutPoint, ScriptBuf, Transaction};
+use bitcoin::{Block, BlockHash, OutPoint, ScriptBuf, Transaction, Txid};
 use btc_core::archive::ArchivedBlockArchive;
 
 use crate::chainstate::{ChainError, Chainstate, ChainstateOptions, ConnectedBlock, ProcessError};
@@ -134,8 +134,11 @@ pub fn block_transactions(archive: &[u8]) -> Vec<Transaction> {
 
 impl State {
     /// Brings the mempool in step with blocks that left and joined the
-    /// chain.
-    pub fn apply_events(&mut self, events: &[ConnectedBlock]) -> Vec<Transaction> {
+    /// chain. Returns the transactions a disconnect put back in the
+    /// mempool, and those a connected block's transactions conflicted out
+    /// of it.
+    pub fn apply_events(&mut self, events: &[ConnectedBlock]) -> (Vec<Transaction>, Vec<Txid>) {
+        let mut conflicted = Vec::new();
         let mut back = Vec::new();
         // Everything a disconnect offered back to the mempool.
         let mut offered: Vec<Transaction> = Vec::new();
@@ -150,8 +153,10 @@ impl State {
                 }
                 if !self.mempool.is_empty() {
                     let now = self.chain.now();
-                    self.mempool
+                    let removal = self
+                        .mempool
                         .remove_for_block(&block_transactions(&ev.archive), now);
+                    conflicted.extend(removal.conflicts);
                 }
             } else {
                 // Disconnected blocks come tip first; their transactions go
@@ -170,7 +175,7 @@ impl State {
         // Those still in the mempool now are announced to the wallets
         // (Core's transactionAddedToMempool after a reorg).
         offered.retain(|tx| self.mempool.contains(&tx.compute_txid()));
-        offered
+        (offered, conflicted)
     }
 }
 
@@ -211,7 +216,7 @@ impl Node {
     /// Applies block events to the mempool and queues them for the wallets,
     /// in chain order (the caller holds the state lock).
     pub fn publish(&self, st: &mut State, events: Vec<ConnectedBlock>) {
-        let readded = st.apply_events(&events);
+        let (readded, conflicted) = st.apply_events(&events);
         if let Some(w) = self.wallets.get() {
             let mut queued: Vec<crate::wallets::WalletEvent> = events
                 .into_iter()
@@ -231,6 +236,12 @@ impl Node {
                     }
                 })
                 .collect();
+            queued.extend(conflicted.into_iter().map(|txid| {
+                crate::wallets::WalletEvent::TxRemoved {
+                    txid,
+                    reason: btc_wallet::RemovalReason::Conflict,
+                }
+            }));
             queued.extend(
                 readded
                     .into_iter()
@@ -240,10 +251,19 @@ impl Node {
         }
     }
 
-    /// Tells the wallets about a transaction that entered the mempool.
-    pub fn publish_tx(&self, tx: &Transaction) {
+    /// Tells the wallets about a transaction that entered the mempool,
+    /// after the transactions it replaced left it (Core's order).
+    pub fn publish_tx(&self, tx: &Transaction, replaced: &[Txid]) {
         if let Some(w) = self.wallets.get() {
-            w.queue(vec![crate::wallets::WalletEvent::TxAdded(tx.clone())]);
+            let mut events: Vec<crate::wallets::WalletEvent> = replaced
+                .iter()
+                .map(|txid| crate::wallets::WalletEvent::TxRemoved {
+                    txid: *txid,
+                    reason: btc_wallet::RemovalReason::Replaced,
+                })
+                .collect();
+            events.push(crate::wallets::WalletEvent::TxAdded(tx.clone()));
+            w.queue(events);
         }
     }
 

@@ -495,6 +495,101 @@ fn a_transaction_a_reorg_puts_back_in_the_mempool_is_pending_again() {
     );
 }
 
+/// A payment to wallet b from an outside key, replaced in the mempool
+/// (BIP125) by a spend of the same coin that pays b nothing, and a second
+/// one dropped from the mempool by a block that spends its coin otherwise:
+/// as in Core (`transactionRemovedFromMempool`, reasons REPLACED and
+/// CONFLICT), b stops counting either as pending, on both programs.
+#[test]
+fn a_payment_replaced_or_conflicted_out_of_the_mempool_is_no_longer_pending() {
+    use std::str::FromStr;
+    let mut seen = Vec::new();
+    for bin in [bitcoind(), bitcoin_node()] {
+        let d = tempdir();
+        let n = Node::start_program(&bin, d.path(), &[FEE]);
+        n.rpc("createwallet", json!(["b"]));
+        let b_addr = n.w("b", "getnewaddress", json!([]));
+        let to_b = bitcoin::Address::from_str(b_addr.as_str().unwrap())
+            .unwrap()
+            .assume_checked()
+            .script_pubkey();
+        let k = key(7);
+        let hashes = n.mine(102, &k.addr.to_string());
+        let coinbase = |i: usize| {
+            let block = n.rpc("getblock", json!([hashes[i]]));
+            let txid = block["tx"][0].as_str().unwrap().parse().unwrap();
+            bitcoin::OutPoint::new(txid, 0)
+        };
+        let fifty = bitcoin::Amount::from_btc(50.0).unwrap();
+        let pending =
+            |n: &Node| btc(&n.w("b", "getbalances", json!([]))["mine"]["untrusted_pending"]);
+
+        // Replaced.
+        let pay = spend(
+            &k,
+            coinbase(0),
+            fifty,
+            &to_b,
+            bitcoin::Amount::from_sat(1_000),
+        );
+        n.rpc(
+            "sendrawtransaction",
+            json!([hex(&bitcoin::consensus::serialize(&pay))]),
+        );
+        let before = pending(&n);
+        let back = spend(
+            &k,
+            coinbase(0),
+            fifty,
+            &spk2(&k),
+            bitcoin::Amount::from_sat(20_000),
+        );
+        n.rpc(
+            "sendrawtransaction",
+            json!([hex(&bitcoin::consensus::serialize(&back))]),
+        );
+        let after_replace = pending(&n);
+
+        // Conflicted out by a block (generateblock with the conflicting
+        // spend, which never entered the mempool).
+        let pay2 = spend(
+            &k,
+            coinbase(1),
+            fifty,
+            &to_b,
+            bitcoin::Amount::from_sat(1_000),
+        );
+        n.rpc(
+            "sendrawtransaction",
+            json!([hex(&bitcoin::consensus::serialize(&pay2))]),
+        );
+        let before2 = pending(&n);
+        let other = spend(
+            &k,
+            coinbase(1),
+            fifty,
+            &spk2(&k),
+            bitcoin::Amount::from_sat(2_000),
+        );
+        n.rpc(
+            "generateblock",
+            json!([OTHER_ADDR, [hex(&bitcoin::consensus::serialize(&other))]]),
+        );
+        let after_block = pending(&n);
+        seen.push(format!(
+            "{}: {before} -> {after_replace}; {before2} -> {after_block}",
+            bin.file_name().unwrap().to_string_lossy()
+        ));
+    }
+    assert_eq!(
+        seen,
+        [
+            "bitcoind: 49.99999 -> 0; 49.99999 -> 0",
+            "bitcoin-node: 49.99999 -> 0; 49.99999 -> 0"
+        ]
+    );
+}
+
 // ---------------------------------------------------------------------------
 // 2. ps: the wallet is a child process of the node
 

@@ -105,6 +105,28 @@ pub enum RemovalReason {
     Replaced,
 }
 
+impl RemovalReason {
+    const ALL: [RemovalReason; 6] = [
+        RemovalReason::Expiry,
+        RemovalReason::SizeLimit,
+        RemovalReason::Reorg,
+        RemovalReason::Block,
+        RemovalReason::Conflict,
+        RemovalReason::Replaced,
+    ];
+
+    /// The reason's number on the wire (Core's `MemPoolRemovalReason`
+    /// order).
+    pub fn code(self) -> u32 {
+        Self::ALL.iter().position(|r| *r == self).unwrap_or(0) as u32
+    }
+
+    /// The reason of number `code`, if it is one.
+    pub fn from_code(code: u32) -> Option<RemovalReason> {
+        Self::ALL.get(code as usize).copied()
+    }
+}
+
 /// What applying one block changed, for rescans that match blocks ahead
 /// of applying them.
 #[derive(Debug, Default)]

@@ -264,6 +264,12 @@ fn to_record(item: WalletEvent, now: u64) -> (EventRecord, EventRecord) {
             hash.to_byte_array(),
             archive,
         ),
+        WalletEvent::TxRemoved { txid, reason } => (
+            EventKind::TxRemoved,
+            reason.code(),
+            txid.to_byte_array(),
+            AlignedVec::new(),
+        ),
         WalletEvent::TxAdded(tx) => {
             let mut body = AlignedVec::<16>::new();
             body.extend_from_slice(&serialize(&tx));

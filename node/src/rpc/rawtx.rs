@@ -208,8 +208,8 @@ fn sendrawtransaction(node: &Node, p: &Params, m: &Method) -> Result<Value, RpcE
         .mempool
         .accept(tx.clone(), &View::new(&mut st.chain), opts)
     {
-        Ok(_) => {
-            node.publish_tx(&tx);
+        Ok(accepted) => {
+            node.publish_tx(&tx, &accepted.replaced);
             Ok(json!(txid.to_string()))
         }
         Err(r) => Err(err(r.rpc_code(), r.rpc_message())),

@@ -134,15 +134,14 @@ impl Chain for NodeChain<'_> {
             test_only: false,
             ..test
         };
-        let txid = st
+        let accepted = st
             .mempool
             .accept(tx.clone(), &View::new(&mut st.chain), real)
-            .map(|a| a.txid)
             .map_err(|r| r.reason.clone())?;
         // Every wallet hears of it, the sender's included (Core's
-        // transactionAddedToMempool).
-        self.0.publish_tx(tx);
-        Ok(txid)
+        // transactionAddedToMempool), and of what it replaced.
+        self.0.publish_tx(tx, &accepted.replaced);
+        Ok(accepted.txid)
     }
 
     fn mempool_accept_test(&self, tx: &Transaction) -> Result<(), String> {

@@ -134,6 +134,13 @@ impl LocalWallets {
                     let _ = w.transaction_added_to_mempool(&tx);
                 }
             }
+            WalletEvent::TxRemoved { txid, reason } => {
+                for w in m.wallets_mut() {
+                    if let Err(e) = w.transaction_removed_from_mempool(&txid, reason) {
+                        crate::log_line!("wallet {}: removal of {txid}: {e}", w.name());
+                    }
+                }
+            }
         }
     }
 

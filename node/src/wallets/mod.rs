@@ -38,6 +38,13 @@ pub enum WalletEvent {
     },
     /// A transaction entered the mempool.
     TxAdded(Transaction),
+    /// A transaction left the mempool other than in a block (Core's
+    /// `transactionRemovedFromMempool`): replaced, or in conflict with a
+    /// block.
+    TxRemoved {
+        txid: bitcoin::Txid,
+        reason: btc_wallet::RemovalReason,
+    },
 }
 
 /// Manager-level methods (no wallet endpoint needed).

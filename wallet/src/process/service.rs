@@ -148,6 +148,22 @@ impl WalletService {
                     }
                 }
             }
+            Some(EventKind::TxRemoved) => {
+                let txid = <bitcoin::Txid as bitcoin::hashes::Hash>::from_byte_array(rec.hash);
+                let Some(reason) = crate::RemovalReason::from_code(rec.height.to_native()) else {
+                    return changed;
+                };
+                for w in m.wallets_mut() {
+                    let had = w.ledger().get(&txid).is_some_and(|t| t.in_mempool());
+                    match w.transaction_removed_from_mempool(&txid, reason) {
+                        Ok(()) if had => changed.push(w.name().to_owned()),
+                        Ok(()) => {}
+                        Err(e) => {
+                            btc_service::log_line!("wallet {}: removal of {txid}: {e}", w.name())
+                        }
+                    }
+                }
+            }
             _ => {}
         }
         changed
