@@ -77,6 +77,8 @@ pub struct Node {
     synced: Mutex<u64>,
     /// Wallets in this process (`bitcoind`), once attached.
     wallets: std::sync::OnceLock<Arc<dyn crate::wallets::Wallets>>,
+    /// The chainstate's flush count last announced (`chainStateFlushed`).
+    flushes_announced: std::sync::atomic::AtomicU64,
     /// Group-commit syncs made, for tests and stats.
     syncs: std::sync::atomic::AtomicU64,
 }
@@ -199,6 +201,7 @@ impl Node {
             synced: Mutex::new(0),
             syncs: std::sync::atomic::AtomicU64::new(0),
             wallets: std::sync::OnceLock::new(),
+            flushes_announced: std::sync::atomic::AtomicU64::new(0),
         }))
     }
 
@@ -247,6 +250,20 @@ impl Node {
                     .into_iter()
                     .map(crate::wallets::WalletEvent::TxAdded),
             );
+            // Core's updatedBlockTip after the batch, and chainStateFlushed
+            // when the chainstate was flushed since the last announcement.
+            let tip = st.chain.tree().get(st.chain.tip());
+            let (height, hash) = (tip.height, tip.hash);
+            if !queued.is_empty() {
+                queued.push(crate::wallets::WalletEvent::TipUpdated { height, hash });
+            }
+            let flushes = st.chain.flush_count();
+            let announced = self
+                .flushes_announced
+                .swap(flushes, std::sync::atomic::Ordering::Relaxed);
+            if flushes != announced {
+                queued.push(crate::wallets::WalletEvent::Flushed { height, hash });
+            }
             w.queue(queued);
         }
     }

@@ -103,6 +103,55 @@ fn bad_hellos_are_refused_and_the_node_keeps_going() {
     assert_eq!(tip.len(), 1);
 }
 
+/// The event ring carries Core's Chain notifications in order: each
+/// block's `blockConnected`, then `updatedBlockTip` for the batch, and
+/// `chainStateFlushed` once the chainstate reached disk (here after every
+/// block: `flush_blocks` 1).
+#[test]
+fn block_events_are_followed_by_tip_updated_and_flushed() {
+    use bitcoin::hashes::Hash;
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::open(NodeOptions {
+        net_dir: dir.path().to_path_buf(),
+        params: ChainParams::for_network(bitcoin::Network::Regtest),
+        chainstate: ChainstateOptions {
+            flush_blocks: 1,
+            ..ChainstateOptions::default()
+        },
+        mempool: MempoolOptions::default(),
+        mining: Default::default(),
+    })
+    .expect("open node");
+    let hub = hub(&node);
+    let (wallet, theirs) = Connection::pair().unwrap();
+    hub.accept(theirs, "listener".into(), Origin::Local, false);
+    hello(&wallet, PROTOCOL_VERSION, "regtest").unwrap();
+    let mut rx: Receiver<EventRecord> = wallet
+        .subscribe(EVENTS_CHANNEL, Trust::UNTRUSTED, T)
+        .unwrap();
+    let hashes = node
+        .generate(2, &ScriptBuf::new_op_return([1u8; 4]), 1_000_000)
+        .unwrap();
+    let mut seen = Vec::new();
+    while seen.len() < 6 {
+        let rec = rx.recv().unwrap();
+        let kind = rec.event_kind().unwrap();
+        let hash = bitcoin::BlockHash::from_byte_array(rec.hash);
+        seen.push((kind, rec.height.to_native(), hash));
+    }
+    let expect = |i: usize| {
+        let h = hashes[i];
+        let height = i as u32 + 1;
+        [
+            (EventKind::BlockConnected, height, h),
+            (EventKind::TipUpdated, height, h),
+            (EventKind::Flushed, height, h),
+        ]
+    };
+    let want: Vec<_> = expect(0).into_iter().chain(expect(1)).collect();
+    assert_eq!(seen, want);
+}
+
 /// With a secret (a listener beyond loopback), only the peers of that
 /// listener must present it: the node's own child and the GUI that started
 /// it (socketpairs), and local listeners, are not asked.

@@ -69,6 +69,7 @@ impl Chainstate {
         let best = store.best_block()?;
         let txindex_synced = store.meta_get(META_TXINDEX_SYNCED)?.is_some() || tree.is_empty();
         let mut cs = Chainstate {
+            flushes: 0,
             scripts: ScriptPool::with_threads(opts.script_threads),
             cache: CoinsCache::new(opts.dbcache_bytes),
             params,

@@ -166,6 +166,8 @@ pub enum ProcessError {
 pub struct Chainstate {
     params: ChainParams,
     opts: ChainstateOptions,
+    /// Flushes so far (for `chainStateFlushed` notifications).
+    flushes: u64,
     tree: BlockTree,
     /// The active chain: `active[h]` is the block at height `h`.
     active: Vec<Idx>,
@@ -288,6 +290,11 @@ impl Chainstate {
         Ok(self.files.tail_handles()?)
     }
 
+    /// How many times the chainstate was flushed since it was opened.
+    pub fn flush_count(&self) -> u64 {
+        self.flushes
+    }
+
     /// Flushes if the cache is full or enough blocks or time have passed.
     pub fn maybe_flush(&mut self) -> Result<(), ChainError> {
         if self.cache.needs_flush()
@@ -331,6 +338,7 @@ impl Chainstate {
             .flush(&mut self.store, batch, Durability::Immediate)?;
         self.blocks_since_flush = 0;
         self.last_flush = Instant::now();
+        self.flushes += 1;
         self.timings.flush += start.elapsed();
         self.timings.flushes += 1;
         self.timings.flushed_coins += (written.puts + written.deletes) as u64;

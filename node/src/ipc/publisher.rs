@@ -264,6 +264,18 @@ fn to_record(item: WalletEvent, now: u64) -> (EventRecord, EventRecord) {
             hash.to_byte_array(),
             archive,
         ),
+        WalletEvent::TipUpdated { height, hash } => (
+            EventKind::TipUpdated,
+            height,
+            hash.to_byte_array(),
+            AlignedVec::new(),
+        ),
+        WalletEvent::Flushed { height, hash } => (
+            EventKind::Flushed,
+            height,
+            hash.to_byte_array(),
+            AlignedVec::new(),
+        ),
         WalletEvent::TxRemoved { txid, reason } => (
             EventKind::TxRemoved,
             reason.code(),

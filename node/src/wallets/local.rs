@@ -134,6 +134,10 @@ impl LocalWallets {
                     let _ = w.transaction_added_to_mempool(&tx);
                 }
             }
+            // The wallets store their last block with every block they
+            // apply, so neither needs anything done (Core's wallet writes its
+            // locator on chainStateFlushed).
+            WalletEvent::TipUpdated { .. } | WalletEvent::Flushed { .. } => {}
             WalletEvent::TxRemoved { txid, reason } => {
                 for w in m.wallets_mut() {
                     if let Err(e) = w.transaction_removed_from_mempool(&txid, reason) {

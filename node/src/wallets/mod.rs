@@ -45,6 +45,18 @@ pub enum WalletEvent {
         txid: bitcoin::Txid,
         reason: btc_wallet::RemovalReason,
     },
+    /// The active chain's tip after a batch of block events (Core's
+    /// `updatedBlockTip`).
+    TipUpdated {
+        height: u32,
+        hash: bitcoin::BlockHash,
+    },
+    /// The chainstate reached disk with this tip (Core's
+    /// `chainStateFlushed`).
+    Flushed {
+        height: u32,
+        hash: bitcoin::BlockHash,
+    },
 }
 
 /// Manager-level methods (no wallet endpoint needed).
