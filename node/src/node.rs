@@ -137,10 +137,16 @@ pub fn block_transactions(archive: &[u8]) -> Vec<Transaction> {
 impl State {
     /// Brings the mempool in step with blocks that left and joined the
     /// chain. Returns the transactions a disconnect put back in the
-    /// mempool, and those a connected block's transactions conflicted out
-    /// of it.
-    pub fn apply_events(&mut self, events: &[ConnectedBlock]) -> (Vec<Transaction>, Vec<Txid>) {
+    /// mempool, and the mempool's removals with their reasons: conflicts
+    /// with a connected block's transactions, and what a reorg made
+    /// invalid (with the size limits' evictions after it, also counted as
+    /// the reorg's).
+    pub fn apply_events(
+        &mut self,
+        events: &[ConnectedBlock],
+    ) -> (Vec<Transaction>, Vec<(Txid, btc_wallet::RemovalReason)>) {
         let mut conflicted = Vec::new();
+        let mut reorged = Vec::new();
         let mut back = Vec::new();
         // Everything a disconnect offered back to the mempool.
         let mut offered: Vec<Transaction> = Vec::new();
@@ -150,8 +156,10 @@ impl State {
                     let txs = std::mem::take(&mut back);
                     offered.extend(txs.iter().cloned());
                     let now = self.chain.now();
-                    self.mempool
-                        .readd_after_disconnect(txs, &View::new(&mut self.chain), now);
+                    let gone =
+                        self.mempool
+                            .readd_after_disconnect(txs, &View::new(&mut self.chain), now);
+                    reorged.extend(gone);
                 }
                 if !self.mempool.is_empty() {
                     let now = self.chain.now();
@@ -171,13 +179,24 @@ impl State {
         if !back.is_empty() {
             offered.extend(back.iter().cloned());
             let now = self.chain.now();
-            self.mempool
+            let gone = self
+                .mempool
                 .readd_after_disconnect(back, &View::new(&mut self.chain), now);
+            reorged.extend(gone);
         }
         // Those still in the mempool now are announced to the wallets
         // (Core's transactionAddedToMempool after a reorg).
         offered.retain(|tx| self.mempool.contains(&tx.compute_txid()));
-        (offered, conflicted)
+        let removed = conflicted
+            .into_iter()
+            .map(|t| (t, btc_wallet::RemovalReason::Conflict))
+            .chain(
+                reorged
+                    .into_iter()
+                    .map(|t| (t, btc_wallet::RemovalReason::Reorg)),
+            )
+            .collect();
+        (offered, removed)
     }
 }
 
@@ -219,7 +238,7 @@ impl Node {
     /// Applies block events to the mempool and queues them for the wallets,
     /// in chain order (the caller holds the state lock).
     pub fn publish(&self, st: &mut State, events: Vec<ConnectedBlock>) {
-        let (readded, conflicted) = st.apply_events(&events);
+        let (readded, removed) = st.apply_events(&events);
         if let Some(w) = self.wallets.get() {
             let mut queued: Vec<crate::wallets::WalletEvent> = events
                 .into_iter()
@@ -239,12 +258,11 @@ impl Node {
                     }
                 })
                 .collect();
-            queued.extend(conflicted.into_iter().map(|txid| {
-                crate::wallets::WalletEvent::TxRemoved {
-                    txid,
-                    reason: btc_wallet::RemovalReason::Conflict,
-                }
-            }));
+            queued.extend(
+                removed
+                    .into_iter()
+                    .map(|(txid, reason)| crate::wallets::WalletEvent::TxRemoved { txid, reason }),
+            );
             queued.extend(
                 readded
                     .into_iter()
@@ -268,18 +286,26 @@ impl Node {
         }
     }
 
-    /// Tells the wallets about a transaction that entered the mempool,
-    /// after the transactions it replaced left it (Core's order).
-    pub fn publish_tx(&self, tx: &Transaction, replaced: &[Txid]) {
+    /// Tells the wallets about a transaction that entered the mempool, in
+    /// Core's order: the transactions it replaced leave, it enters, then
+    /// the size limits' removals (expired, trimmed).
+    pub fn publish_tx(&self, tx: &Transaction, accepted: &crate::mempool::Accepted) {
+        use crate::wallets::WalletEvent;
+        use btc_wallet::RemovalReason;
         if let Some(w) = self.wallets.get() {
-            let mut events: Vec<crate::wallets::WalletEvent> = replaced
-                .iter()
-                .map(|txid| crate::wallets::WalletEvent::TxRemoved {
-                    txid: *txid,
-                    reason: btc_wallet::RemovalReason::Replaced,
-                })
-                .collect();
-            events.push(crate::wallets::WalletEvent::TxAdded(tx.clone()));
+            let removed = |txids: &[Txid], reason: RemovalReason| -> Vec<WalletEvent> {
+                txids
+                    .iter()
+                    .map(|txid| WalletEvent::TxRemoved {
+                        txid: *txid,
+                        reason,
+                    })
+                    .collect()
+            };
+            let mut events = removed(&accepted.replaced, RemovalReason::Replaced);
+            events.push(WalletEvent::TxAdded(tx.clone()));
+            events.extend(removed(&accepted.expired, RemovalReason::Expiry));
+            events.extend(removed(&accepted.trimmed, RemovalReason::SizeLimit));
             w.queue(events);
         }
     }

@@ -496,12 +496,13 @@ fn a_transaction_a_reorg_puts_back_in_the_mempool_is_pending_again() {
 }
 
 /// A payment to wallet b from an outside key, replaced in the mempool
-/// (BIP125) by a spend of the same coin that pays b nothing, and a second
-/// one dropped from the mempool by a block that spends its coin otherwise:
-/// as in Core (`transactionRemovedFromMempool`, reasons REPLACED and
-/// CONFLICT), b stops counting either as pending, on both programs.
+/// (BIP125) by a spend of the same coin that pays b nothing; a second one
+/// dropped from the mempool by a block that spends its coin otherwise; a
+/// third expired: as in Core (`transactionRemovedFromMempool`, reasons
+/// REPLACED, CONFLICT and EXPIRY), b stops counting any as pending, on
+/// both programs.
 #[test]
-fn a_payment_replaced_or_conflicted_out_of_the_mempool_is_no_longer_pending() {
+fn a_payment_replaced_conflicted_or_expired_out_of_the_mempool_is_no_longer_pending() {
     use std::str::FromStr;
     let mut seen = Vec::new();
     for bin in [bitcoind(), bitcoin_node()] {
@@ -576,16 +577,50 @@ fn a_payment_replaced_or_conflicted_out_of_the_mempool_is_no_longer_pending() {
             json!([OTHER_ADDR, [hex(&bitcoin::consensus::serialize(&other))]]),
         );
         let after_block = pending(&n);
+
+        // Expired: two weeks and an hour later (setmocktime), the next
+        // transaction to enter the mempool makes it drop the old one.
+        let pay3 = spend(
+            &k,
+            coinbase(2),
+            fifty,
+            &to_b,
+            bitcoin::Amount::from_sat(1_000),
+        );
+        n.rpc(
+            "sendrawtransaction",
+            json!([hex(&bitcoin::consensus::serialize(&pay3))]),
+        );
+        let before3 = pending(&n);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        n.rpc("setmocktime", json!([now + 337 * 3600]));
+        let later = spend(
+            &k,
+            coinbase(3),
+            fifty,
+            &spk2(&k),
+            bitcoin::Amount::from_sat(2_000),
+        );
+        n.rpc(
+            "sendrawtransaction",
+            json!([hex(&bitcoin::consensus::serialize(&later))]),
+        );
+        let pool = n.rpc("getrawmempool", json!([]));
+        assert_eq!(pool, json!([later.compute_txid().to_string()]), "expired");
+        let after_expiry = pending(&n);
         seen.push(format!(
-            "{}: {before} -> {after_replace}; {before2} -> {after_block}",
+            "{}: {before} -> {after_replace}; {before2} -> {after_block}; {before3} -> {after_expiry}",
             bin.file_name().unwrap().to_string_lossy()
         ));
     }
     assert_eq!(
         seen,
         [
-            "bitcoind: 49.99999 -> 0; 49.99999 -> 0",
-            "bitcoin-node: 49.99999 -> 0; 49.99999 -> 0"
+            "bitcoind: 49.99999 -> 0; 49.99999 -> 0; 49.99999 -> 0",
+            "bitcoin-node: 49.99999 -> 0; 49.99999 -> 0; 49.99999 -> 0"
         ]
     );
 }

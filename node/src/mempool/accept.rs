@@ -105,12 +105,14 @@ impl Mempool {
         }
         let mut replaced: Vec<Txid> = ws.all_conflicting.iter().copied().collect();
         replaced.sort();
-        let accepted = Accepted {
+        let mut accepted = Accepted {
             txid: ws.txid,
             wtxid: ws.wtxid,
             vsize: ws.vsize,
             fee: ws.fee,
             replaced,
+            expired: Vec::new(),
+            trimmed: Vec::new(),
         };
         if opts.test_only {
             return Ok(accepted);
@@ -118,7 +120,8 @@ impl Mempool {
         let txid = ws.txid;
         self.finalize(ws, chain.tip_height(), opts.now);
         if !args.bypass_limits {
-            self.limit_size(opts.now);
+            accepted.expired = self.expire(opts.now - self.opts.expiry_secs);
+            accepted.trimmed = self.trim_to_size(self.opts.max_size_bytes);
             if !self.pool.contains(&txid) {
                 return Err(MempoolReject::new(RejectKind::Fee, "mempool full"));
             }

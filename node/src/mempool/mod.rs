@@ -171,6 +171,10 @@ pub struct Accepted {
     /// The transactions it replaced (direct conflicts and their
     /// descendants), evicted unless `test_only`.
     pub replaced: Vec<Txid>,
+    /// Entries the size limits removed after it entered: expired
+    /// (`-mempoolexpiry`), then trimmed (`-maxmempool`).
+    pub expired: Vec<Txid>,
+    pub trimmed: Vec<Txid>,
 }
 
 impl Accepted {

@@ -171,6 +171,8 @@ impl Mempool {
                 vsize: ws.vsize,
                 fee: ws.fee,
                 replaced: Vec::new(),
+                expired: Vec::new(),
+                trimmed: Vec::new(),
             }));
         }
         PackageResult {

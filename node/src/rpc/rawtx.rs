@@ -209,7 +209,7 @@ fn sendrawtransaction(node: &Node, p: &Params, m: &Method) -> Result<Value, RpcE
         .accept(tx.clone(), &View::new(&mut st.chain), opts)
     {
         Ok(accepted) => {
-            node.publish_tx(&tx, &accepted.replaced);
+            node.publish_tx(&tx, &accepted);
             Ok(json!(txid.to_string()))
         }
         Err(r) => Err(err(r.rpc_code(), r.rpc_message())),

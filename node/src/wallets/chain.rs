@@ -140,7 +140,7 @@ impl Chain for NodeChain<'_> {
             .map_err(|r| r.reason.clone())?;
         // Every wallet hears of it, the sender's included (Core's
         // transactionAddedToMempool), and of what it replaced.
-        self.0.publish_tx(tx, &accepted.replaced);
+        self.0.publish_tx(tx, &accepted);
         Ok(accepted.txid)
     }
 
