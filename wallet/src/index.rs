@@ -23,6 +23,14 @@ pub struct TailHasher(u64);
 
 const MIX: u64 = 0x9E37_79B9_7F4A_7C15;
 
+/// The filters' hash of a key that is already random bytes (a script
+/// tail, a prevout key): one multiplication and a fold.
+#[inline]
+fn mix(key: u64) -> u64 {
+    let h = key.wrapping_mul(MIX);
+    h ^ (h >> 29)
+}
+
 impl Hasher for TailHasher {
     #[inline]
     fn write(&mut self, bytes: &[u8]) {
@@ -134,17 +142,11 @@ impl ScriptIndex {
         }
     }
 
-    /// The filter's hash of a script ending in `tail` ([`script_tail`]):
-    /// what an archived block stores beside its outputs, so a block is
-    /// matched without reading its scripts.
-    #[inline]
-    fn key(tail: u64) -> u64 {
-        let h = tail.wrapping_mul(MIX);
-        h ^ (h >> 29)
-    }
-
+    /// The filter's hash of a script: of its [`script_tail`], which an
+    /// archived block stores beside its outputs, so a block is matched
+    /// without reading its scripts.
     fn hash(script: &[u8]) -> u64 {
-        Self::key(script_tail(script))
+        mix(script_tail(script))
     }
 
     /// Adds a script (a script already present keeps its first origin).
@@ -188,7 +190,7 @@ impl ScriptIndex {
         tail: u64,
         script: impl FnOnce() -> Option<&'s [u8]>,
     ) -> Option<ScriptOrigin> {
-        if !self.filter.may_contain(Self::key(tail)) {
+        if !self.filter.may_contain(mix(tail)) {
             return None;
         }
         self.map.get(script()?).copied()
@@ -244,14 +246,8 @@ impl OutpointIndex {
     /// The filter's hash of an outpoint, from its [`prevout_key`] (which an
     /// archived block stores beside its inputs).
     #[inline]
-    fn key(key: u64) -> u64 {
-        let h = key.wrapping_mul(MIX);
-        h ^ (h >> 29)
-    }
-
-    #[inline]
     fn hash(txid: &[u8; 32], vout: u32) -> u64 {
-        Self::key(prevout_key(txid, vout))
+        mix(prevout_key(txid, vout))
     }
 
     /// Adds an outpoint.
@@ -286,7 +282,7 @@ impl OutpointIndex {
         key: u64,
         outpoint: impl FnOnce() -> Option<(&'o [u8; 32], u32)>,
     ) -> bool {
-        self.filter.may_contain(Self::key(key))
+        self.filter.may_contain(mix(key))
             && outpoint().is_some_and(|(t, v)| self.set.contains_key(&(*t, v)))
     }
 

@@ -141,17 +141,19 @@ impl Report {
         // C runs after B in the same repetition: pair it with that A.
         let ra_for_c: Vec<Option<&Rescan>> = ra.iter().copied().take(rc.len()).collect::<Vec<_>>();
         let rescan_tcp_ratio = paired_ratio(&bps_r(&rc), &bps_r(&ra_for_c));
-        let per_cpu = |v: &[Option<&Rescan>]| {
+        // Blocks per CPU second of `cpu` (a field of the rescans).
+        let per_cpu_of = |v: &[Option<&Rescan>], cpu: fn(&Rescan) -> Option<f64>| {
             median(
                 v.iter()
                     .flatten()
                     .filter_map(|r| {
-                        let c = r.wallet_cpu_s?;
+                        let c = cpu(r)?;
                         (c > 0.0).then(|| f64::from(r.blocks) / c)
                     })
                     .collect(),
             )
         };
+        let per_cpu = |v: &[Option<&Rescan>]| per_cpu_of(v, |r| r.wallet_cpu_s);
         let cpu_of = |v: &[Option<&Rescan>], node: bool| {
             median(
                 v.iter()
@@ -161,15 +163,7 @@ impl Report {
             )
         };
         let b_per_cpu = per_cpu(&rb);
-        let b_first_per_cpu = median(
-            rb.iter()
-                .flatten()
-                .filter_map(|r| {
-                    let c = r.first_wallet_cpu_s?;
-                    (c > 0.0).then(|| f64::from(r.blocks) / c)
-                })
-                .collect(),
-        );
+        let b_first_per_cpu = per_cpu_of(&rb, |r| r.first_wallet_cpu_s);
         let b_per_nproc = res_b.blocks_per_s.map(|x| x / nproc as f64);
         let notify = |v: &[ModeResult], f: fn(&super::runs::Notify) -> f64| {
             median(v.iter().filter_map(|r| r.notify.as_ref().map(f)).collect())

@@ -68,7 +68,8 @@ impl Files {
         // rewrites bytes it has written while it runs (a torn tail is cut
         // off only at its start-up, and a new connection maps afresh); the
         // descriptor is read-only, so the mapping is read-only, and every
-        // archive read from it is validated before use.
+        // archive read from it is checked before use (its shape, by rkyv,
+        // for a rescan's sweep; in full before its accessors are used).
         match unsafe { Mmap::map(handle) } {
             Ok(m) => {
                 self.maps.insert(loc.file, m);
