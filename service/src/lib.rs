@@ -10,3 +10,4 @@ pub mod daemon;
 pub mod http;
 pub mod logging;
 pub mod signals;
+pub mod workers;

@@ -235,23 +235,13 @@ impl Hub {
         let Some(node) = self.node.upgrade() else {
             return;
         };
-        let in_flight = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let workers = btc_service::workers::BoundedWorkers::new(MAX_GUI_CALLS_IN_FLIGHT);
         for req in peer.conn.requests().iter() {
             if peer.role == Role::Gui && req.method == method::NODE_RPC {
                 let me = self.clone();
-                let answer = move |req: shm_ipc::Request| {
+                workers.run(move || {
                     let reply = me.node_rpc(&req.payload);
                     let _ = req.reply(Ok(&reply));
-                };
-                if in_flight.load(std::sync::atomic::Ordering::Relaxed) >= MAX_GUI_CALLS_IN_FLIGHT {
-                    answer(req);
-                    continue;
-                }
-                in_flight.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let n = in_flight.clone();
-                std::thread::spawn(move || {
-                    answer(req);
-                    n.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
                 });
                 continue;
             }

@@ -204,10 +204,10 @@ impl WalletService {
     /// Answers the node's calls until it goes away, each on a thread of
     /// its own (a `getwalletinfo` must not wait behind a rescan).
     pub fn serve_node(self: &Arc<Self>) {
-        let in_flight = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let workers = btc_service::workers::BoundedWorkers::new(MAX_CALLS_IN_FLIGHT);
         for req in self.chain.conn().requests().iter() {
             let me = self.clone();
-            let answer = move |req: shm_ipc::Request| {
+            workers.run(move || {
                 let reply = match req.method {
                     method::WALLET_RPC => match decode::<RpcRequest>(&req.payload) {
                         Ok(r) => Ok(encode(&me.rpc(r))),
@@ -219,16 +219,6 @@ impl WalletService {
                     Ok(b) => req.reply(Ok(b)),
                     Err(e) => req.reply(Err(e)),
                 };
-            };
-            if in_flight.load(std::sync::atomic::Ordering::Relaxed) >= MAX_CALLS_IN_FLIGHT {
-                answer(req);
-                continue;
-            }
-            in_flight.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let n = in_flight.clone();
-            std::thread::spawn(move || {
-                answer(req);
-                n.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
             });
         }
     }
